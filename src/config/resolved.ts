@@ -1,0 +1,25 @@
+// The config after validation, in the units the code uses; this plain object is what workers receive.
+import type { KeySource } from './schema.ts';
+import type { StrategyName } from '../balance/strategy.ts';
+
+export type Endpoint = { address: string; host: string; port: number };
+export type BrokerConfig = Endpoint & { name: string; weight: number };
+
+export type ResolvedConfig = {
+  workers: number;
+  listeners: { bind: Endpoint }[];
+  brokers: BrokerConfig[];
+  demo: { brokers: number; host: string; firstPort: number } | undefined;
+  balance: { strategy: StrategyName; key: KeySource[]; loadBound: number };
+  sticky: { capacity: number; ttlSec: number };
+  limits: {
+    connectTimeoutMs: number;
+    maxConnectBytes: number;
+    brokerConnectTimeoutMs: number;
+    maxConnections: number;
+    connectRatePerSec: number; // 0 = unlimited
+    connectBurst: number;
+  };
+  admin: { bind: Endpoint } | undefined;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+};

@@ -1,0 +1,35 @@
+// The demo cluster: in-process aedes brokers that share one message emitter and one persistence, so a
+// subscriber placed on one broker receives what a publisher on another sends, like a real cluster.
+import { createServer, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import mqemitter from 'mqemitter';
+import memoryPersistence from 'aedes-persistence';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config/resolved.ts';
+
+export type DemoCluster = { close(): Promise<void> };
+
+export async function startDemoCluster(brokers: BrokerConfig[], log: Logger): Promise<DemoCluster> {
+  const mq = mqemitter({ concurrency: 100 });
+  const persistence = memoryPersistence();
+  const started: { aedes: Aedes; server: Server }[] = [];
+  for (const b of brokers) {
+    const aedes = await Aedes.createBroker({ id: b.name, mq, persistence });
+    const server = createServer(aedes.handle);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(b.port, b.host, () => resolve());
+    });
+    aedes.on('clientError', (client, err) => log.debug({ broker: b.name, clientId: client?.id, err: err.message }, 'demo broker client error'));
+    started.push({ aedes, server });
+    log.info({ broker: b.name, address: b.address }, 'demo broker listening');
+  }
+  return {
+    async close() {
+      for (const { aedes, server } of started) {
+        server.close();
+        await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      }
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Runs Sluice in the primary thread: shared memory, demo brokers (if configured), workers, admin, signals.
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/resolved.ts';
+import { BrokerTable } from '../brokers/broker-table.ts';
+import { StickyTable } from '../sticky/table.ts';
+import { Counters } from '../metrics/counters.ts';
+import { Admission } from '../limits/admission.ts';
+import { startDemoCluster, type DemoCluster } from '../demo/cluster.ts';
+import { startAdmin } from '../admin/server.ts';
+import { Supervisor } from './supervisor.ts';
+
+const stickySweepIntervalMs = 1000;
+const shutdownGraceMs = 5000;
+
+export type Running = { stop(): Promise<void> };
+
+export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Running> {
+  const epochMs = Date.now();
+  const shared = {
+    brokers: BrokerTable.allocate(),
+    sticky: StickyTable.allocate(config.sticky.capacity),
+    counters: Counters.allocate(),
+    admission: Admission.allocate(),
+  };
+  const brokerTable = new BrokerTable(shared.brokers);
+  const stickyTable = new StickyTable(shared.sticky);
+  const counters = new Counters(shared.counters);
+  const admission = new Admission(shared.admission, config.limits, epochMs);
+  admission.init(Date.now());
+  // Static brokers start healthy; health checks (a later stage) flip these flags.
+  config.brokers.forEach((_, i) => brokerTable.setHealthy(i, true));
+
+  let demo: DemoCluster | undefined;
+  if (config.demo) demo = await startDemoCluster(config.brokers, log);
+
+  const supervisor = new Supervisor(config, log, shared, epochMs);
+  let admin: Server | undefined;
+  try {
+    await supervisor.start();
+    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log });
+  } catch (err) {
+    await supervisor.stop(0);
+    await demo?.close();
+    throw err;
+  }
+
+  // Sweep the whole sticky table about twice per TTL, a slice a second, so expired pins free their slots.
+  const slotsPerSweep = Math.max(1024, Math.ceil(stickyTable.capacity / Math.max(1, config.sticky.ttlSec / 2)));
+  const sweeper = setInterval(() => stickyTable.sweep(slotsPerSweep, Math.floor(Date.now() / 1000), config.sticky.ttlSec), stickySweepIntervalMs);
+  sweeper.unref();
+
+  log.info({
+    listeners: config.listeners.map((l) => l.bind.address), workers: config.workers,
+    brokers: config.brokers.map((b) => `${b.name}=${b.address}`), strategy: config.balance.strategy,
+  }, 'sluice ready');
+
+  return {
+    async stop() {
+      clearInterval(sweeper);
+      admin?.close();
+      await supervisor.stop(shutdownGraceMs);
+      await demo?.close();
+      log.info('sluice stopped');
+    },
+  };
+}

@@ -1,0 +1,143 @@
+// Supervises the data-plane worker threads: starts N, replaces any that dies (with backoff), answers
+// admin queries by asking every worker, and stops them on shutdown.
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/resolved.ts';
+import { SluiceError, ErrorCode } from '../errors.ts';
+import type { ClientRecord } from '../../workers/client-connection.ts';
+import type { FromWorker, ToWorker, WorkerData } from '../../workers/messages.ts';
+
+const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
+const maxRestartDelayMs = 5000;
+const adminQueryTimeoutMs = 2000;
+
+type Slot = {
+  id: number;
+  worker: Worker | undefined;
+  state: 'starting' | 'listening' | 'restarting' | 'stopped';
+  restarts: number;
+  recentCrashes: number;
+  lastStartMs: number;
+};
+
+export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined };
+
+export class Supervisor {
+  readonly #config: ResolvedConfig;
+  readonly #log: Logger;
+  readonly #shared: WorkerData['shared'];
+  readonly #epochMs: number;
+  readonly #slots: Slot[] = [];
+  readonly #pending = new Map<number, (m: Extract<FromWorker, { type: 'clients' }>) => void>();
+  #nextRequestId = 1;
+  #stopping = false;
+
+  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number) {
+    this.#config = config;
+    this.#log = log;
+    this.#shared = shared;
+    this.#epochMs = epochMs;
+  }
+
+  /** Starts every worker; resolves once all listen, rejects (SLUICE_ERR_LISTEN) if one cannot bind. */
+  async start(): Promise<void> {
+    const ready: Promise<void>[] = [];
+    for (let id = 1; id <= this.#config.workers; id++) {
+      const slot: Slot = { id, worker: undefined, state: 'starting', restarts: 0, recentCrashes: 0, lastStartMs: 0 };
+      this.#slots.push(slot);
+      ready.push(this.#spawn(slot));
+    }
+    await Promise.all(ready);
+  }
+
+  status(): WorkerStatus[] {
+    return this.#slots.map((s) => ({ id: s.id, state: s.state, restarts: s.restarts, threadId: s.worker?.threadId }));
+  }
+
+  allListening(): boolean {
+    return this.#slots.length > 0 && this.#slots.every((s) => s.state === 'listening');
+  }
+
+  /** Asks every listening worker for its forwarded clients; workers that do not answer in time are skipped. */
+  async listClients(filter: { clientId?: string; limit: number }): Promise<{ clients: ClientRecord[]; total: number }> {
+    const answers = await Promise.all(this.#slots.filter((s) => s.state === 'listening' && s.worker).map((s) => this.#ask(s.worker!, filter)));
+    const clients: ClientRecord[] = [];
+    let total = 0;
+    for (const a of answers) {
+      if (!a) continue;
+      total += a.total;
+      for (const c of a.clients) if (clients.length < filter.limit) clients.push(c);
+    }
+    return { clients, total };
+  }
+
+  /** Stops listening everywhere, gives open connections `graceMs`, then ends the threads. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    for (const s of this.#slots) s.worker?.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    await Promise.all(this.#slots.map(async (s) => {
+      const w = s.worker;
+      if (!w) return;
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      const timer = setTimeout(() => void w.terminate(), graceMs);
+      await exited;
+      clearTimeout(timer);
+      s.state = 'stopped';
+    }));
+  }
+
+  #ask(worker: Worker, filter: { clientId?: string; limit: number }): Promise<Extract<FromWorker, { type: 'clients' }> | undefined> {
+    const requestId = this.#nextRequestId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#pending.delete(requestId); resolve(undefined); }, adminQueryTimeoutMs);
+      this.#pending.set(requestId, (m) => { clearTimeout(timer); this.#pending.delete(requestId); resolve(m); });
+      worker.postMessage({ type: 'list-clients', requestId, clientId: filter.clientId, limit: filter.limit } satisfies ToWorker);
+    });
+  }
+
+  #spawn(slot: Slot): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared };
+      const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}` });
+      slot.worker = worker;
+      slot.state = 'starting';
+      slot.lastStartMs = Date.now();
+      let settled = false;
+      worker.on('message', (m: FromWorker) => {
+        switch (m.type) {
+          case 'listening':
+            slot.state = 'listening';
+            this.#log.info({ workerId: slot.id, threadId: worker.threadId, addresses: m.addresses }, 'worker listening');
+            if (!settled) { settled = true; resolve(); }
+            break;
+          case 'listen-failed':
+            this.#log.error({ workerId: slot.id, address: m.address, error: m.error }, 'worker cannot listen');
+            if (!settled) { settled = true; reject(new SluiceError(ErrorCode.listen, `cannot listen on ${m.address}: ${m.error}`)); }
+            void worker.terminate();
+            break;
+          case 'clients':
+            this.#pending.get(m.requestId)?.(m);
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        this.#log.error({ workerId: slot.id, err }, 'worker thread failed');
+      });
+      worker.on('exit', (code) => {
+        if (slot.worker === worker) slot.worker = undefined;
+        if (this.#stopping) return;
+        if (!settled) { settled = true; reject(new SluiceError(ErrorCode.worker, `worker ${slot.id} exited during start (code ${code})`)); return; }
+        // Crash loops back off: quick restarts for a one-off death, up to 5 s for a worker that keeps dying.
+        slot.recentCrashes = Date.now() - slot.lastStartMs > 60_000 ? 1 : slot.recentCrashes + 1;
+        const delayMs = Math.min(maxRestartDelayMs, 100 * 2 ** (slot.recentCrashes - 1));
+        slot.state = 'restarting';
+        slot.restarts++;
+        this.#log.error({ workerId: slot.id, exitCode: code, restartInMs: delayMs, restarts: slot.restarts }, 'worker died; replacing it');
+        setTimeout(() => {
+          if (this.#stopping) return;
+          this.#spawn(slot).catch((err: Error) => this.#log.error({ workerId: slot.id, err: err.message }, 'worker replacement failed'));
+        }, delayMs);
+      });
+    });
+  }
+}

@@ -1,0 +1,50 @@
+// Starts the real `sluice` CLI as a child process with a generated config, waits until every worker
+// listens (/healthz), and stops it; its output is kept so tests can assert log lines.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, } from './ports.ts';
+import { stopProcess } from './mosquitto.ts';
+
+const cli = new URL('../../src/cli.ts', import.meta.url).pathname;
+
+export type SluiceProcess = {
+  port: number;
+  adminPort: number;
+  process: ChildProcess;
+  output: () => string;
+  admin<T = unknown>(path: string): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+};
+
+/** `config` is the YAML config minus listeners/admin, which this helper fills with free ports. */
+export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number } = {}): Promise<SluiceProcess> {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
+  const file = join(dir, 'sluice.yaml');
+  writeFileSync(file, stringify({ listeners: [{ bind: `127.0.0.1:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...config }));
+  const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stderr!.on('data', (d) => { out += d; });
+  const admin = async <T>(path: string) => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+    return { status: res.status, body: (await res.json()) as T };
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`sluice exited (${proc.exitCode}) during start:\n${out}`);
+    try {
+      if ((await admin('/healthz')).status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`sluice not healthy in time:\n${out}`); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port, adminPort, process: proc, output: () => out, admin,
+    async stop() { await stopProcess(proc, 8000); rmSync(dir, { recursive: true, force: true }); },
+  };
+}

@@ -1,0 +1,19 @@
+// Messages between the primary and the worker threads (postMessage), and the data each worker starts with.
+import type { ResolvedConfig } from '../src/config/resolved.ts';
+import type { ClientRecord } from './client-connection.ts';
+
+export type WorkerData = {
+  workerId: number;
+  config: ResolvedConfig;
+  epochMs: number; // the primary's clock origin for shared timestamps
+  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer };
+};
+
+export type ToWorker =
+  | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
+  | { type: 'shutdown' };
+
+export type FromWorker =
+  | { type: 'listening'; workerId: number; addresses: string[] }
+  | { type: 'listen-failed'; workerId: number; address: string; error: string }
+  | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number };

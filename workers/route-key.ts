@@ -1,0 +1,26 @@
+// Chooses the routing key of a client from its CONNECT: the first non-empty source in balance.key.
+import type { KeySource } from '../src/config/schema.ts';
+import type { ConnectInfo } from '../src/mqtt/connect.ts';
+
+export type RouteKeyText = { text: string; source: KeySource } | undefined;
+
+/**
+ * Prefixes keep the sources apart: a client id "10.0.0.1" and a source address 10.0.0.1 are different keys.
+ * Returns undefined when every configured source is empty; the client is then placed without a pin.
+ */
+export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo, remoteAddress: string | undefined): RouteKeyText {
+  for (const source of sources) {
+    switch (source) {
+      case 'client-id':
+        if (connect.clientId !== '') return { text: `c:${connect.clientId}`, source };
+        break;
+      case 'username':
+        if (connect.username) return { text: `u:${connect.username}`, source };
+        break;
+      case 'source-address':
+        if (remoteAddress) return { text: `a:${remoteAddress}`, source };
+        break;
+    }
+  }
+  return undefined;
+}

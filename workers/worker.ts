@@ -1,0 +1,93 @@
+// Worker thread entry: listens with reusePort on every configured address and serves client connections.
+import { createServer, type Server } from 'node:net';
+import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
+import { createLogger, RateLimitedLog } from '../src/log.ts';
+import { Counters } from '../src/metrics/counters.ts';
+import { Admission } from '../src/limits/admission.ts';
+import { BrokerTable } from '../src/brokers/broker-table.ts';
+import { StickyTable } from '../src/sticky/table.ts';
+import { buildSelector } from '../src/balance/index.ts';
+import { handleClient, type ClientRecord, type WorkerContext } from './client-connection.ts';
+import { forwardJs } from './forward-js.ts';
+import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+
+const data = rawWorkerData as WorkerData;
+const port = parentPort!;
+const { config } = data;
+const log = createLogger(config.log.level, { worker: data.workerId });
+const brokerTable = new BrokerTable(data.shared.brokers);
+const stickyTable = new StickyTable(data.shared.sticky);
+const nowSec = () => Math.floor(Date.now() / 1000);
+const selector = buildSelector(config.balance.strategy, {
+  brokers: config.brokers.map((b) => ({ name: b.name, weight: b.weight })),
+  brokerTable,
+  stickyTable,
+  stickyTtlSec: config.sticky.ttlSec,
+  nowSec,
+  loadBound: config.balance.loadBound,
+});
+const clients = new Map<number, ClientRecord>();
+
+const ctx: WorkerContext = {
+  workerId: data.workerId,
+  config,
+  brokerTable,
+  selector,
+  counters: new Counters(data.shared.counters),
+  admission: new Admission(data.shared.admission, config.limits, data.epochMs),
+  log,
+  faultLog: new RateLimitedLog(log),
+  clients,
+  forward: forwardJs,
+  // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
+  onForwardEnd: config.balance.strategy === 'sticky' ? (key) => stickyTable.touch(key.hash, nowSec()) : undefined,
+};
+
+const servers: Server[] = [];
+const post = (m: FromWorker) => port.postMessage(m);
+
+async function listenAll(): Promise<void> {
+  const addresses: string[] = [];
+  for (const l of config.listeners) {
+    // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => handleClient(socket, ctx));
+    server.on('error', (err) => log.error({ err }, 'listener error'));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        // reusePort: every worker binds the same address and the kernel spreads new connections.
+        server.listen({ host: l.bind.host, port: l.bind.port, reusePort: true, backlog: 4096 }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: (err as Error).message });
+      return;
+    }
+    servers.push(server);
+    addresses.push(l.bind.address);
+  }
+  post({ type: 'listening', workerId: data.workerId, addresses });
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.type) {
+    case 'list-clients': {
+      const out: ClientRecord[] = [];
+      for (const c of clients.values()) {
+        if (m.clientId !== undefined && c.clientId !== m.clientId) continue;
+        if (out.length >= m.limit) break;
+        out.push(c);
+      }
+      post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size });
+      break;
+    }
+    case 'shutdown':
+      for (const s of servers) s.close();
+      port.close();
+      break;
+  }
+});
+
+void listenAll();
