@@ -11,7 +11,8 @@ export type WorkerData = {
 
 export type ToWorker =
   | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  | { type: 'crash' }; // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
 
 export type FromWorker =
   | { type: 'listening'; workerId: number; addresses: string[] }

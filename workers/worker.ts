@@ -83,6 +83,9 @@ port.on('message', (m: ToWorker) => {
       post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size });
       break;
     }
+    case 'crash':
+      if (process.env.SLUICE_TEST_HOOKS === '1') setImmediate(() => { throw new Error('crash requested by a test hook'); });
+      break;
     case 'shutdown':
       for (const s of servers) s.close();
       port.close();

@@ -24,6 +24,11 @@ export async function startAdmin(deps: AdminDeps): Promise<Server> {
   const bind = deps.config.admin!.bind;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://admin');
+    // Test hook, off unless SLUICE_TEST_HOOKS=1: never reachable in a normal run.
+    if (req.method === 'POST' && url.pathname === '/debug/crash-worker' && process.env.SLUICE_TEST_HOOKS === '1') {
+      const ok = deps.supervisor.crashWorker(Number(url.searchParams.get('id')));
+      return send(res, ok ? 202 : 404, { ok });
+    }
     if (req.method !== 'GET') return send(res, 405, { error: 'only GET' });
     route(url, deps).then(([status, body]) => send(res, status, body), (err: Error) => {
       deps.log.error({ err: err.message, path: url.pathname }, 'admin request failed');

@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import mqemitter from 'mqemitter';
-import memoryPersistence from 'aedes-persistence';
+import memoryPersistenceModule from 'aedes-persistence';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/resolved.ts';
 
@@ -11,6 +11,8 @@ export type DemoCluster = { close(): Promise<void> };
 
 export async function startDemoCluster(brokers: BrokerConfig[], log: Logger): Promise<DemoCluster> {
   const mq = mqemitter({ concurrency: 100 });
+  // The package is CommonJS whose module.exports is the factory; its .d.ts declares it as a default export.
+  const memoryPersistence = memoryPersistenceModule as unknown as () => unknown;
   const persistence = memoryPersistence();
   const started: { aedes: Aedes; server: Server }[] = [];
   for (const b of brokers) {

@@ -71,6 +71,14 @@ export class Supervisor {
     return { clients, total };
   }
 
+  /** Test hook (SLUICE_TEST_HOOKS=1 only): makes worker `id` throw, to exercise replacement. */
+  crashWorker(id: number): boolean {
+    const w = this.#slots.find((s) => s.id === id)?.worker;
+    if (!w || process.env.SLUICE_TEST_HOOKS !== '1') return false;
+    w.postMessage({ type: 'crash' } satisfies ToWorker);
+    return true;
+  }
+
   /** Stops listening everywhere, gives open connections `graceMs`, then ends the threads. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;

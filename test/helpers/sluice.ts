@@ -15,23 +15,23 @@ export type SluiceProcess = {
   adminPort: number;
   process: ChildProcess;
   output: () => string;
-  admin<T = unknown>(path: string): Promise<{ status: number; body: T }>;
+  admin<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 };
 
 /** `config` is the YAML config minus listeners/admin, which this helper fills with free ports. */
-export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number } = {}): Promise<SluiceProcess> {
+export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<SluiceProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const file = join(dir, 'sluice.yaml');
   writeFileSync(file, stringify({ listeners: [{ bind: `127.0.0.1:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...config }));
-  const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
   proc.stderr!.on('data', (d) => { out += d; });
-  const admin = async <T>(path: string) => {
-    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+  const admin = async <T>(path: string, init?: RequestInit) => {
+    const res = await fetch(`http://127.0.0.1:${adminPort}${path}`, init);
     return { status: res.status, body: (await res.json()) as T };
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);

@@ -1,0 +1,116 @@
+// End to end: the CLI (help, check, bad config), the demo cluster routing across brokers, worker replacement.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
+import { freePort } from '../helpers/ports.ts';
+import { connectClient } from '../helpers/mqtt.ts';
+
+const launcher = new URL('../../scripts/sluice.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+let demo: SluiceProcess | undefined;
+
+test.after(async () => { await demo?.stop(); });
+
+function sluice(...args: string[]) {
+  return spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', timeout: 20_000 });
+}
+
+test('--help prints usage and exits 0', () => {
+  const r = sluice('--help');
+  assert.is(r.status, 0);
+  assert.match(r.stdout, /sluice check --config FILE/);
+});
+
+test('check prints the plan for a good config', () => {
+  const file = join(dir, 'good.yaml');
+  writeFileSync(file, 'workers: 2\nbrokers:\n  - { name: a, address: 127.0.0.1:1884 }\n  - { name: b, address: 127.0.0.1:1885, weight: 0 }\n');
+  const r = sluice('check', '--config', file);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /OK/);
+  assert.match(r.stdout, /broker b: 127\.0\.0\.1:1885 weight 0 \(drained/);
+  assert.match(r.stdout, /balance: sticky/);
+});
+
+test('a bad config file refuses to start with the key path and reason, exit 2', () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'brokers:\n  - { name: a, address: "no-port" }\nbalance: { strategy: fastest }\n');
+  for (const args of [['check', '--config', file], ['--config', file]]) {
+    const r = sluice(...args);
+    assert.is(r.status, 2);
+    assert.match(r.stderr, /SLUICE_ERR_CONFIG/);
+    assert.match(r.stderr, /brokers\[0\]\.address: not host:port/);
+    assert.match(r.stderr, /balance\.strategy/);
+  }
+  const missing = sluice('--config', join(dir, 'nope.yaml'));
+  assert.is(missing.status, 2);
+  assert.match(missing.stderr, /cannot read config file/);
+});
+
+test('a listener that cannot bind makes start fail with exit 1 and a reason', async () => {
+  // A plain listener (no SO_REUSEPORT) holds the port, so the workers' reusePort bind is refused.
+  const port = await freePort();
+  const holder = createServer().listen(port, '127.0.0.1');
+  await once(holder, 'listening');
+  const file = join(dir, 'inuse.yaml');
+  writeFileSync(file, `listeners: [{ bind: "127.0.0.1:${port}" }]\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n`);
+  const r = await new Promise<{ status: number | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, [launcher, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('exit', (status) => resolve({ status, out }));
+  });
+  holder.close();
+  assert.is(r.status, 1);
+  assert.match(r.out, /could not start/);
+  assert.match(r.out, /EADDRINUSE/);
+});
+
+test('demo cluster: a subscriber and a publisher on different brokers still meet', async () => {
+  demo = await startSluice({ workers: 2, demo: { brokers: 3, first_port: await freePort() }, log: { level: 'warn' } }, { env: { SLUICE_TEST_HOOKS: '1' } });
+  // Pick two client ids the sticky placement puts on different demo brokers.
+  const sub = await connectClient(demo.port, { clientId: 'demo-sub' });
+  await sub.subscribeAsync('demo/#', { qos: 1 });
+  const listed = async () => (await demo!.admin<{ clients: { clientId: string; broker: string }[] }>('/api/clients')).body.clients;
+  const subBroker = (await listed()).find((c) => c.clientId === 'demo-sub')!.broker;
+  let pub;
+  for (let i = 0; i < 30 && !pub; i++) {
+    const c = await connectClient(demo.port, { clientId: `demo-pub-${i}` });
+    if ((await listed()).find((x) => x.clientId === `demo-pub-${i}`)!.broker !== subBroker) pub = c;
+    else await c.endAsync();
+  }
+  assert.ok(pub, 'found a publisher on another broker');
+  const got = new Promise<string>((resolve) => sub.on('message', (t, p) => resolve(`${t}=${p}`)));
+  await pub.publishAsync('demo/x', 'across', { qos: 1 });
+  assert.is(await got, 'demo/x=across');
+  await pub.endAsync();
+  await sub.endAsync();
+});
+
+test('a worker that dies is replaced and the others keep serving', async () => {
+  assert.ok(demo);
+  const r = await demo.admin('/debug/crash-worker?id=1', { method: 'POST' });
+  assert.is(r.status, 202);
+  let health;
+  let sawRestart = false;
+  for (let i = 0; i < 100; i++) {
+    health = await demo.admin<{ workers: { id: number; restarts: number }[] }>('/healthz');
+    if (health.body.workers.find((w) => w.id === 1)!.restarts === 1) sawRestart = true;
+    if (sawRestart && health.status === 200) break;
+    // Meanwhile clients are still served (by worker 2, or the replacement).
+    const c = await connectClient(demo.port, { clientId: `during-restart-${i}` });
+    await c.endAsync();
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.ok(sawRestart, 'restart recorded');
+  assert.is(health!.status, 200);
+  assert.match(demo.output(), /worker died; replacing it/);
+});
+
+test.run();
