@@ -38,8 +38,6 @@ export type WorkerContext = {
   faultLog: RateLimitedLog;
   clients: Map<number, ClientRecord>;
   forward: ForwardFn;
-  onPlaced?: (key: RouteKey, broker: number) => void;
-  onForwardEnd?: (key: RouteKey | undefined) => void;
 };
 
 // Below this many buffered bytes the CONNECT reader is cheap to run on every segment: the fixed header,
@@ -178,7 +176,8 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
       ctx.counters.add('connections_closed');
       ctx.counters.add('bytes_client_to_broker', end.bytesClientToBroker);
       ctx.counters.add('bytes_broker_to_client', end.bytesBrokerToClient);
-      if (pinned) ctx.onForwardEnd?.(key);
+      // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
+      if (pinned) ctx.selector.released?.(key, index);
       ctx.log.debug({ remote, clientId: connect.clientId, broker: b.name, ...end }, 'connection ended');
     }, (err: unknown) => {
       ctx.log.error({ err }, 'data path failed');

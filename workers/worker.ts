@@ -18,6 +18,7 @@ const log = createLogger(config.log.level, { worker: data.workerId });
 const brokerTable = new BrokerTable(data.shared.brokers);
 const stickyTable = new StickyTable(data.shared.sticky);
 const nowSec = () => Math.floor(Date.now() / 1000);
+const counters = new Counters(data.shared.counters);
 const selector = buildSelector(config.balance.strategy, {
   brokers: config.brokers.map((b) => ({ name: b.name, weight: b.weight })),
   brokerTable,
@@ -25,6 +26,7 @@ const selector = buildSelector(config.balance.strategy, {
   stickyTtlSec: config.sticky.ttlSec,
   nowSec,
   loadBound: config.balance.loadBound,
+  onStickyEvent: (event) => counters.add(`sticky_${event}`),
 });
 const clients = new Map<number, ClientRecord>();
 
@@ -33,14 +35,12 @@ const ctx: WorkerContext = {
   config,
   brokerTable,
   selector,
-  counters: new Counters(data.shared.counters),
+  counters,
   admission: new Admission(data.shared.admission, config.limits, data.epochMs),
   log,
   faultLog: new RateLimitedLog(log),
   clients,
   forward: forwardJs,
-  // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
-  onForwardEnd: config.balance.strategy === 'sticky' ? (key) => stickyTable.touch(key.hash, nowSec()) : undefined,
 };
 
 const servers: Server[] = [];

@@ -17,7 +17,8 @@ export const counterNames = [
   'broker_connect_failures',
   'sticky_hits',
   'sticky_misses',
-  'sticky_table_full',
+  'sticky_stale',
+  'sticky_unrecorded',
   'bytes_client_to_broker',
   'bytes_broker_to_client',
 ] as const;

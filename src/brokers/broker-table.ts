@@ -1,0 +1,118 @@
+// Broker table: per-broker health, draining, generation and live-connection counts in a SharedArrayBuffer.
+//
+// The primary allocates it and every worker attaches to the same buffer. All access is via Atomics
+// on an Int32Array; every Atomics op in JS is sequentially consistent, so the "ordering choice" below
+// is which words need an atomic read-modify-write and which a plain atomic load/store suffices for.
+import {
+  MAX_BROKERS,
+  brokerTableBytes,
+  kBrokerWords,
+  kFlagDown,
+  kFlagDraining,
+  kFlagsField,
+  kGenerationField,
+  kHeaderWords,
+  kLiveField,
+  kMagic,
+  kMagicField,
+  kMaxBrokersField,
+  kRoundRobinField,
+} from './layout.ts';
+
+export class BrokerTable {
+  readonly maxBrokers: number;
+  readonly #words: Int32Array;
+
+  /** A zeroed table for `maxBrokers` brokers: all healthy, none draining, no connections, generation 0. */
+  static allocate(maxBrokers: number = MAX_BROKERS): SharedArrayBuffer {
+    if (!Number.isInteger(maxBrokers) || maxBrokers < 1 || maxBrokers > MAX_BROKERS) {
+      throw new RangeError(`maxBrokers must be an integer in 1..${MAX_BROKERS}, got ${maxBrokers}`);
+    }
+    const sab = new SharedArrayBuffer(brokerTableBytes(maxBrokers));
+    const words = new Int32Array(sab);
+    words[kMaxBrokersField] = maxBrokers; // plain stores: the buffer is not shared with anyone yet
+    words[kMagicField] = kMagic;
+    return sab;
+  }
+
+  constructor(sab: SharedArrayBuffer) {
+    const words = new Int32Array(sab);
+    // Atomics.load: the buffer may have come from another thread; read its header as published.
+    const maxBrokers = Atomics.load(words, kMaxBrokersField);
+    if (Atomics.load(words, kMagicField) !== kMagic || sab.byteLength !== brokerTableBytes(maxBrokers)) {
+      throw new TypeError('not a broker table SharedArrayBuffer (use BrokerTable.allocate)');
+    }
+    this.#words = words;
+    this.maxBrokers = maxBrokers;
+  }
+
+  #at(i: number, field: number): number {
+    if (!(i >= 0 && i < this.maxBrokers)) throw new RangeError(`broker index ${i} out of range 0..${this.maxBrokers - 1}`);
+    return kHeaderWords + i * kBrokerWords + field;
+  }
+
+  liveConnections(i: number): number {
+    // Atomics.load: a racing add/sub from another worker must never be seen torn.
+    return Atomics.load(this.#words, this.#at(i, kLiveField));
+  }
+
+  connectionOpened(i: number): void {
+    // Atomics.add: several workers count on the same broker at once; a read-modify-write loses none.
+    Atomics.add(this.#words, this.#at(i, kLiveField), 1);
+  }
+
+  connectionClosed(i: number): void {
+    // Atomics.sub: same reason as connectionOpened.
+    Atomics.sub(this.#words, this.#at(i, kLiveField), 1);
+  }
+
+  /** Sum of live connections over every slot (metrics; strategies sum their own brokers). */
+  totalLive(): number {
+    let total = 0;
+    for (let i = 0; i < this.maxBrokers; i++) {
+      // Atomics.load per slot: each count is exact at its read; the sum is a snapshot, not a transaction.
+      total += Atomics.load(this.#words, kHeaderWords + i * kBrokerWords + kLiveField);
+    }
+    return total;
+  }
+
+  isHealthy(i: number): boolean {
+    // Atomics.load: flags are flipped by the primary while workers read them.
+    return (Atomics.load(this.#words, this.#at(i, kFlagsField)) & kFlagDown) === 0;
+  }
+
+  setHealthy(i: number, healthy: boolean): void {
+    // Atomics.and/or: flip one bit without losing a concurrent change to the other (draining) bit.
+    if (healthy) Atomics.and(this.#words, this.#at(i, kFlagsField), ~kFlagDown);
+    else Atomics.or(this.#words, this.#at(i, kFlagsField), kFlagDown);
+  }
+
+  isDraining(i: number): boolean {
+    // Atomics.load: as isHealthy.
+    return (Atomics.load(this.#words, this.#at(i, kFlagsField)) & kFlagDraining) !== 0;
+  }
+
+  setDraining(i: number, draining: boolean): void {
+    // Atomics.and/or: as setHealthy.
+    if (draining) Atomics.or(this.#words, this.#at(i, kFlagsField), kFlagDraining);
+    else Atomics.and(this.#words, this.#at(i, kFlagsField), ~kFlagDraining);
+  }
+
+  /** Current generation of slot i (uint32). Sticky pins recorded under another generation are void. */
+  generation(i: number): number {
+    // Atomics.load: must observe a bump made by the primary before the worker got the new broker set.
+    return Atomics.load(this.#words, this.#at(i, kGenerationField)) >>> 0;
+  }
+
+  /** Call when slot i is given to a different broker: every sticky pin to i becomes invalid at once. */
+  bumpGeneration(i: number): void {
+    // Atomics.add: a read-modify-write, so two bumps never collapse into one.
+    Atomics.add(this.#words, this.#at(i, kGenerationField), 1);
+  }
+
+  /** Next value of the table-wide round-robin counter (uint32, wraps): global across workers. */
+  nextRoundRobin(): number {
+    // Atomics.add: each caller in every worker gets a distinct ticket.
+    return Atomics.add(this.#words, kRoundRobinField, 1) >>> 0;
+  }
+}

@@ -1,0 +1,35 @@
+// Shared-memory layout of the broker table: named Int32 word offsets, one cache line per broker.
+
+/** Most brokers one table can hold; a broker's index in BrokerSpec[] is its slot here. */
+export const MAX_BROKERS = 256;
+
+/** Int32 words in the header (64 bytes: the header's hot counter gets a cache line to itself). */
+export const kHeaderWords = 16;
+/** Header: the shared round-robin counter (uint32, wraps). */
+export const kRoundRobinField = 0;
+/** Header: how many broker slots the table was allocated with. */
+export const kMaxBrokersField = 1;
+/** Header: format tag, checked when a worker attaches to a buffer. */
+export const kMagicField = 2;
+export const kMagic = 0x534c4254; // 'SLBT'
+
+/**
+ * Int32 words per broker slot: 16 words = 64 bytes, so each broker's live counter sits on its own
+ * cache line and workers counting connections on different brokers do not contend.
+ */
+export const kBrokerWords = 16;
+/** Broker slot: live (forwarded) connections. */
+export const kLiveField = 0;
+/** Broker slot: flag bits, below. Zero (a fresh table) means healthy and not draining. */
+export const kFlagsField = 1;
+/** Broker slot: generation (uint32, wraps); bumped when the slot is given to a different broker. */
+export const kGenerationField = 2;
+
+/** Flag bit: health checks say the broker is down. */
+export const kFlagDown = 1;
+/** Flag bit: the broker is draining (no new connections). */
+export const kFlagDraining = 2;
+
+export function brokerTableBytes(maxBrokers: number): number {
+  return (kHeaderWords + maxBrokers * kBrokerWords) * Int32Array.BYTES_PER_ELEMENT;
+}

@@ -1,0 +1,164 @@
+// Tests for src/balance/sticky.ts: the sticky table in front of consistent hashing (or another strategy).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ConsistentHashSelector } from '../../src/balance/consistent-hash.ts';
+import { buildSelector } from '../../src/balance/index.ts';
+import type { BrokerSpec, BuildContext, RouteKey } from '../../src/balance/strategy.ts';
+import { StickySelector } from '../../src/balance/sticky.ts';
+import { BrokerTable } from '../../src/brokers/broker-table.ts';
+import { hashKey } from '../../src/hash.ts';
+import { StickyTable } from '../../src/sticky/table.ts';
+
+const keys: RouteKey[] = Array.from({ length: 10_000 }, (_, i) => ({ text: `client-${i}`, hash: hashKey(`client-${i}`) }));
+const spec = (names: string[], weights?: number[]): BrokerSpec[] => names.map((name, i) => ({ name, weight: weights?.[i] ?? 1 }));
+
+/** One Sluice: shared tables, a clock the test moves, and selectors built over any broker set. */
+function world(capacity = 65_536) {
+  const clock = { now: 1_000 };
+  const brokerTable = new BrokerTable(BrokerTable.allocate(16));
+  const stickyTable = new StickyTable(StickyTable.allocate(capacity));
+  const ctx = (brokers: BrokerSpec[], extra: Partial<BuildContext> = {}): BuildContext => ({
+    brokers,
+    brokerTable,
+    stickyTable,
+    stickyTtlSec: 600,
+    nowSec: () => clock.now,
+    ...extra,
+  });
+  const sticky = (brokers: BrokerSpec[], extra: Partial<BuildContext> = {}) => buildSelector('sticky', ctx(brokers, extra)) as StickySelector;
+  return { clock, brokerTable, stickyTable, ctx, sticky };
+}
+
+/** What a worker does: first candidate it can use (here: all), then placed(). */
+function connect(selector: StickySelector, key: RouteKey, usable: (b: number) => boolean = () => true): number {
+  const broker = selector.candidates(key).find(usable)!;
+  selector.placed(key, broker);
+  return broker;
+}
+
+test('no pin: the consistent-hash order; after placed(), the pinned broker comes first', () => {
+  const w = world();
+  const brokers = spec(['a', 'b', 'c']);
+  const selector = w.sticky(brokers);
+  const hash = new ConsistentHashSelector(w.ctx(brokers));
+  const k = keys[0];
+  assert.equal(selector.candidates(k), hash.candidates(k));
+  const other = hash.candidates(k)[2]; // pretend the first two were down
+  selector.placed(k, other);
+  assert.equal(selector.candidates(k), [other, ...hash.candidates(k).filter((b) => b !== other)]);
+  assert.equal(selector.stats(), { hits: 1, misses: 1, stale: 0, unrecorded: 0 });
+});
+
+test('a key stays on its pinned broker after the broker set changes and hashing would move it', () => {
+  const w = world();
+  const three = spec(['a', 'b', 'c']);
+  const before = w.sticky(three);
+  const placedOn = keys.map((k) => connect(before, k));
+  const four = spec(['a', 'b', 'c', 'd']); // d takes slot 3; a, b, c keep theirs
+  const after = w.sticky(four);
+  const hashNow = new ConsistentHashSelector(w.ctx(four));
+  let wouldMove = 0;
+  keys.forEach((k, i) => {
+    if (hashNow.candidates(k)[0] !== placedOn[i]) wouldMove++;
+    assert.is(after.candidates(k)[0], placedOn[i], `${k.text} left its pin`);
+  });
+  assert.ok(wouldMove > 2_000, `hashing alone would have moved ${wouldMove} keys`);
+  // New clients do use the new broker.
+  const fresh = Array.from({ length: 1_000 }, (_, i) => ({ text: `new-${i}`, hash: hashKey(`new-${i}`) }));
+  assert.ok(fresh.filter((k) => connect(after, k) === 3).length > 150);
+});
+
+test('a generation bump (slot given to another broker) invalidates its pins at once', () => {
+  const w = world();
+  const brokers = spec(['a', 'b', 'c']);
+  const selector = w.sticky(brokers);
+  const hash = new ConsistentHashSelector(w.ctx(brokers));
+  // Pin everything to broker 1, against the hash order.
+  for (const k of keys.slice(0, 1_000)) selector.placed(k, 1);
+  for (const k of keys.slice(0, 1_000)) assert.is(selector.candidates(k)[0], 1);
+  w.brokerTable.bumpGeneration(1);
+  for (const k of keys.slice(0, 1_000)) assert.equal(selector.candidates(k), hash.candidates(k));
+  assert.is(selector.stats().stale, 1_000);
+  // Placing again pins under the new generation ('updated'), and the pin holds again.
+  for (const k of keys.slice(0, 1_000)) selector.placed(k, 1);
+  for (const k of keys.slice(0, 1_000)) assert.is(selector.candidates(k)[0], 1);
+});
+
+test('a drained (weight 0) or removed broker is never offered, pinned or not', () => {
+  const w = world();
+  const selector = w.sticky(spec(['a', 'b', 'c']));
+  for (const k of keys.slice(0, 100)) selector.placed(k, 2);
+  const drained = w.sticky(spec(['a', 'b', 'c'], [1, 1, 0]));
+  const removed = w.sticky(spec(['a', 'b']));
+  for (const k of keys.slice(0, 100)) {
+    assert.equal([...drained.candidates(k)].sort(), [0, 1]);
+    assert.equal([...removed.candidates(k)].sort(), [0, 1]);
+  }
+});
+
+test('pinned broker unusable: the client is re-placed and the pin moves with it', () => {
+  const w = world();
+  const selector = w.sticky(spec(['a', 'b', 'c']));
+  const k = keys[1];
+  const first = connect(selector, k);
+  const second = connect(selector, k, (b) => b !== first); // first is down now
+  assert.is.not(second, first);
+  assert.is(selector.candidates(k)[0], second, 'the pin followed the client');
+  assert.is(w.stickyTable.size(), 1);
+});
+
+test('TTL: a pin expires ttl after the last connection ended (released), not after it began', () => {
+  const w = world();
+  const selector = w.sticky(spec(['a', 'b', 'c']));
+  const k = keys[2];
+  const other = (new ConsistentHashSelector(w.ctx(spec(['a', 'b', 'c']))).candidates(k)[1]);
+  selector.placed(k, other); // pinned away from the hash choice, so expiry is visible
+  w.clock.now += 3_000; // a long connection: the pin's own TTL has run out meanwhile
+  selector.released(k, other);
+  w.clock.now += 599;
+  assert.is(selector.candidates(k)[0], other, 'still pinned 599 s after the disconnect');
+  w.clock.now += 2;
+  assert.is.not(selector.candidates(k)[0], other, 'expired 601 s after');
+});
+
+test('released() re-pins a client whose pin was swept while it was connected', () => {
+  const w = world(1_024);
+  const selector = w.sticky(spec(['a', 'b', 'c']));
+  const k = keys[3];
+  const other = new ConsistentHashSelector(w.ctx(spec(['a', 'b', 'c']))).candidates(k)[1];
+  selector.placed(k, other);
+  w.clock.now += 3_000;
+  assert.is(w.stickyTable.sweep(1_024, w.clock.now, 600), 1);
+  selector.released(k, other);
+  assert.is(selector.candidates(k)[0], other);
+});
+
+test('a full sticky table never fails a placement: hash order, counted as unrecorded', () => {
+  const w = world(16); // one probe window in all
+  const selector = w.sticky(spec(['a', 'b', 'c']));
+  const hash = new ConsistentHashSelector(w.ctx(spec(['a', 'b', 'c'])));
+  for (const k of keys.slice(0, 100)) {
+    assert.equal(selector.candidates(k), hash.candidates(k));
+    selector.placed(k, selector.candidates(k)[0]);
+  }
+  assert.is(w.stickyTable.size(), 16);
+  assert.is(selector.stats().unrecorded, 84);
+  assert.is(w.stickyTable.stats().full, 84);
+});
+
+test('another fallback strategy behind the table: round-robin', () => {
+  const w = world();
+  const selector = w.sticky(spec(['a', 'b', 'c']), { stickyFallback: 'round-robin' });
+  const firsts = keys.slice(0, 6).map((k) => connect(selector, k));
+  assert.equal(firsts, [0, 1, 2, 0, 1, 2]);
+  for (const [i, k] of keys.slice(0, 6).entries()) assert.is(selector.candidates(k)[0], firsts[i]);
+});
+
+test('bad contexts are refused when building', () => {
+  const w = world();
+  assert.throws(() => buildSelector('sticky', { ...w.ctx(spec(['a'])), stickyTable: undefined }), /stickyTable/);
+  assert.throws(() => buildSelector('sticky', w.ctx(spec(['a']), { stickyTtlSec: 0 })), RangeError);
+  assert.throws(() => buildSelector('sticky', w.ctx(spec(['a']), { stickyFallback: 'sticky' as never })), /can't be 'sticky'/);
+});
+
+test.run();
