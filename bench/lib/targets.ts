@@ -1,0 +1,90 @@
+// Bench targets: what the load generator connects to. Each is started against a set of backend ports,
+// proves it is really in the path, and reports its process id for memory and CPU readings.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { TargetName } from './args.ts';
+import { haproxyConfig, haproxyCumConns, type HaproxyMode } from './haproxy.ts';
+import { freePort } from './ports.ts';
+import { startProcess, stopProcess, waitForPort, sleep, type Proc } from './processes.ts';
+
+export type Target = {
+  name: TargetName;
+  port: number;
+  pid: number | undefined; // the balancer process; undefined for direct
+  /** Connections the target has accepted so far (a probe proves it is in the path). */
+  acceptedConnections(): Promise<number>;
+  stop(): Promise<void>;
+};
+
+export type TargetOptions = { workers: number; cpu: string | undefined; maxConnections: number };
+
+const root = new URL('../..', import.meta.url).pathname;
+const nodeBin = process.execPath;
+
+export async function startTarget(name: TargetName, backendPorts: number[], opts: TargetOptions): Promise<Target> {
+  switch (name) {
+    case 'direct':
+      // The ceiling: clients straight to the first backend, nothing in between.
+      return { name, port: backendPorts[0], pid: undefined, acceptedConnections: async () => NaN, stop: async () => {} };
+    case 'haproxy-tcp':
+      return startHaproxy(name, 'tcp', backendPorts, opts);
+    case 'haproxy-mqtt':
+      return startHaproxy(name, 'mqtt', backendPorts, opts);
+    case 'sluice-js':
+      return startSluice(name, 'js', backendPorts, opts);
+    case 'sluice-splice':
+      return startSluice(name, 'splice', backendPorts, opts);
+  }
+}
+
+async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: number[], opts: TargetOptions): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const port = await freePort();
+  const statsSocket = join(dir, 'stats.sock');
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn: opts.maxConnections }));
+  // -db: stay in the foreground; -W off: a single process, whose pid is the one measured.
+  const proc = startProcess(name, 'haproxy', ['-db', '-f', cfg], { cpu: opts.cpu });
+  await waitForPort(port, 10_000, proc);
+  return { name, port, pid: proc.child.pid, acceptedConnections: () => haproxyCumConns(statsSocket), stop: () => stopProcess(proc.child) };
+}
+
+async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendPorts: number[], opts: TargetOptions): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  const port = await freePort();
+  const adminPort = await freePort();
+  const cfg = join(dir, 'sluice.yaml');
+  writeFileSync(cfg, stringify({
+    workers: opts.workers,
+    listeners: [{ bind: `127.0.0.1:${port}` }],
+    brokers: backendPorts.map((p, i) => ({ name: `b${i + 1}`, address: `127.0.0.1:${p}` })),
+    balance: { strategy: 'sticky' },
+    sticky: { capacity: 1 << 20, ttl: '2h' },
+    limits: { max_connections: opts.maxConnections },
+    admin: { bind: `127.0.0.1:${adminPort}` },
+    log: { level: 'warn' },
+  }));
+  const proc: Proc = startProcess(name, nodeBin, [join(root, 'src/cli.ts'), '--config', cfg], { cpu: opts.cpu, env: { SLUICE_DATAPATH: datapath } });
+  const stats = async () => (await (await fetch(`http://127.0.0.1:${adminPort}/api/stats`)).json()) as { counters: Record<string, number>; datapath?: string };
+  await waitForPort(adminPort, 15_000, proc);
+  for (let i = 0; i < 100; i++) {
+    const health = await fetch(`http://127.0.0.1:${adminPort}/healthz`).catch(() => undefined);
+    if (health?.status === 200) break;
+    await sleep(100);
+  }
+  const active = (await stats()).datapath ?? 'js';
+  if (active !== datapath) {
+    await stopProcess(proc.child);
+    throw new TargetUnavailable(`${name}: Sluice runs the ${active} data path here (the ${datapath} path is not available)`);
+  }
+  return {
+    name, port, pid: proc.child.pid,
+    acceptedConnections: async () => (await stats()).counters.connections_accepted,
+    stop: () => stopProcess(proc.child),
+  };
+}
+
+/** A target this machine cannot run (e.g. no splice addon): reported as skipped, not as a failure. */
+export class TargetUnavailable extends Error {}
