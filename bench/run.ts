@@ -22,7 +22,8 @@ const metrics: Record<string, MetricInfo> = {
   mbps: { unit: 'MB/s', better: 'higher' }, msgps: { unit: 'msg/s', better: 'higher' }, cpuPerGB: { unit: 'CPU-s/GB', better: 'lower' },
   connps: { unit: 'conn/s', better: 'higher' }, p50us: { unit: 'µs', better: 'lower' }, p99us: { unit: 'µs', better: 'lower' },
   p999us: { unit: 'µs', better: 'lower' }, stickyViolations: { unit: 'ids', better: 'lower' }, bytesPerConn: { unit: 'B/conn', better: 'lower' },
-  errors: { unit: 'count', better: 'lower' }, lost: { unit: 'msgs', better: 'lower' },
+  errors: { unit: 'count', better: 'lower' }, connectErrors: { unit: 'count', better: 'lower' }, lost: { unit: 'msgs', better: 'lower' },
+  rssMiB: { unit: 'MiB', better: 'lower' },
 };
 
 async function main(): Promise<number> {

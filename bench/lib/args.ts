@@ -35,7 +35,7 @@ export const usage = `npm run bench [-- options]
   --inflight K             connection-rate connections in flight (default 32)
   --ids N                  distinct client ids cycled in the connection-rate run (default 500)
   --rate R                 latency workload messages/s (default 2000)
-  --idle-conns N           idle connections held for the memory workload (default 8000)
+  --idle-conns N           idle connections held for the memory workload (default 7000)
   --workers N              balancer threads (HAProxy nbthread = Sluice workers; default 1)
   --no-pin                 do not pin processes to CPUs
   --out DIR                results directory (default bench/results)
@@ -77,7 +77,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     connrateIds: int(values.ids, 'ids', 1, 1_000_000) ?? 500,
     latencyRate: int(values.rate, 'rate', 1, 1_000_000) ?? 2000,
     latencyConns: 4,
-    idleConns: int(values['idle-conns'], 'idle-conns', 1, 10_000_000) ?? (quick ? 2000 : 8000),
+    idleConns: int(values['idle-conns'], 'idle-conns', 1, 10_000_000) ?? (quick ? 2000 : 7000),
     workers: int(values.workers, 'workers', 1, 256) ?? 1,
     pin: !values['no-pin'],
     out: values.out,

@@ -1,5 +1,6 @@
 // Bench targets: what the load generator connects to. Each is started against a set of backend ports,
 // proves it is really in the path, and reports its process id for memory and CPU readings.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,11 @@ async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: n
   const port = await freePort();
   const statsSocket = join(dir, 'stats.sock');
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn: opts.maxConnections }));
+  // HAProxy sizes its fd table from maxconn (2 fds a connection, plus splice pipes: maxpipes =
+  // maxconn/4, 2 fds each) and refuses to start above the
+  // process's hard limit (20,000 here), so cap maxconn to what the limit allows.
+  const maxconn = Math.min(opts.maxConnections, Math.floor((fdHardLimit() - 200) / 2.5));
+  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn }));
   // -db: stay in the foreground; -W off: a single process, whose pid is the one measured.
   const proc = startProcess(name, 'haproxy', ['-db', '-f', cfg], { cpu: opts.cpu });
   await waitForPort(port, 10_000, proc);
@@ -84,6 +89,12 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
     acceptedConnections: async () => (await stats()).counters.connections_accepted,
     stop: () => stopProcess(proc.child),
   };
+}
+
+function fdHardLimit(): number {
+  const r = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' });
+  const n = Number(r.stdout.trim());
+  return Number.isFinite(n) && n > 0 ? n : 1024;
 }
 
 /** A target this machine cannot run (e.g. no splice addon): reported as skipped, not as a failure. */
