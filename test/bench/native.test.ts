@@ -1,0 +1,207 @@
+// The bench's native tools (bench/native: loadgen, sink) built with make and run against each other on loopback.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '../helpers/ports.ts';
+
+const nativeDir = new URL('../../bench/native/', import.meta.url).pathname;
+const sinkBin = join(nativeDir, 'build/sink');
+const loadgenBin = join(nativeDir, 'build/loadgen');
+const runTimeoutMs = 15_000;
+
+type Json = Record<string, any>;
+type PortStats = { port: number; connections: number; active: number; bytes: number; packets: number; publishes: number };
+
+/** A running sink: every stdout line must be one JSON object; `ask` writes a command and awaits its answer. */
+type Sink = { ports: number[]; lines: string[]; ask(cmd: 'stats' | 'ids'): Promise<Json>; stop(): Promise<number | null> };
+
+async function startSink(mode: 'sink' | 'echo', portCount: number): Promise<Sink> {
+  const ports: number[] = [];
+  for (let i = 0; i < portCount; i++) ports.push(await freePort());
+  const child = spawn(sinkBin, ['--ports', ports.join(','), '--mode', mode], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiting: ((m: Json) => void)[] = [];
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = resolve;
+    child.once('exit', (code) => reject(new Error(`sink exited (${code}) before ready`)));
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    const m = JSON.parse(line) as Json; // a non-JSON line fails the test run loudly
+    if (m.type === 'ready') onReady();
+    else waiting.shift()?.(m);
+  });
+  child.stderr!.resume();
+  await ready;
+  return {
+    ports,
+    lines,
+    ask: (cmd) => new Promise((resolve) => { waiting.push(resolve); child.stdin!.write(`${cmd}\n`); }),
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) { resolve(child.exitCode); return; }
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', (code) => { clearTimeout(kill); resolve(code); });
+      child.stdin!.end(); // stdin EOF is one of the sink's exits
+    }),
+  };
+}
+
+/** Runs loadgen to completion; returns its exit code and parsed stdout lines. */
+function runLoadgen(args: string[]): Promise<{ code: number | null; out: Json[]; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(loadgenBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { err += d; });
+    const kill = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(kill);
+      resolve({ code, out: out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Json), err });
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls sink stats until the port has no open connection left, so every byte sent has been read. */
+async function settledStats(sink: Sink, port: number): Promise<PortStats> {
+  let s: PortStats | undefined;
+  for (let i = 0; i < 100; i++) {
+    const m = await sink.ask('stats');
+    s = (m.ports as PortStats[]).find((p) => p.port === port);
+    if (s && s.active === 0) return s;
+    await sleep(50);
+  }
+  throw new Error(`sink port ${port} still has open connections: ${JSON.stringify(s)}`);
+}
+
+let sink: Sink;
+let echo: Sink;
+let tmp: string;
+
+test.before(async () => {
+  const make = spawnSync('make', ['-C', nativeDir], { encoding: 'utf8' });
+  assert.is(make.status, 0, `make failed:\n${make.stdout}${make.stderr}`);
+  sink = await startSink('sink', 3);
+  echo = await startSink('echo', 1);
+  tmp = mkdtempSync(join(tmpdir(), 'bench-native-'));
+});
+
+test.after(async () => {
+  await sink?.stop();
+  await echo?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test('sink answers with one ready line listing its ports', () => {
+  assert.equal(JSON.parse(sink.lines[0]), { type: 'ready', ports: sink.ports });
+  assert.equal(JSON.parse(echo.lines[0]), { type: 'ready', ports: echo.ports });
+});
+
+test('throughput: the sink counts exactly the PUBLISH packets loadgen reports as sent', async () => {
+  const port = sink.ports[0];
+  const r = await runLoadgen(['throughput', '--target', `127.0.0.1:${port}`, '--conns', '2', '--size', '64', '--seconds', '1']);
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.length, 1);
+  const res = r.out[0];
+  assert.is(res.type, 'throughput');
+  assert.is(res.conns, 2);
+  assert.is(res.size, 64);
+  assert.is(res.connect_errors, 0);
+  assert.ok(res.bytes > 0 && res.messages > 0);
+  // 64-byte payload + 7-byte topic + 2-byte topic length + 2-byte fixed header = 75 bytes per packet.
+  // Whole packets per connection: the sum of two floors is the floor of the sum, or one less.
+  const whole = Math.floor(res.bytes / 75);
+  assert.ok(res.messages === whole || res.messages === whole - 1, `${res.messages} messages for ${res.bytes} bytes`);
+  const s = await settledStats(sink, port);
+  assert.is(s.connections, 2);
+  assert.is(s.publishes, res.messages);
+  assert.is(s.packets, res.messages);
+  assert.is(s.bytes, res.bytes, 'every byte loadgen counted arrived (bytes after CONNECT)');
+});
+
+test('connrate: ids cycle over exactly N values and every connection leaves one latency sample', async () => {
+  const port = sink.ports[1];
+  const file = join(tmp, 'connrate.bin');
+  const r = await runLoadgen(['connrate', '--target', `127.0.0.1:${port}`, '--inflight', '4', '--seconds', '1', '--ids', '5',
+    '--id-prefix', 'cr-', '--latency-out', file]);
+  assert.is(r.code, 0, r.err);
+  const res = r.out[0];
+  assert.is(res.type, 'connrate');
+  assert.is(res.errors, 0);
+  assert.ok(res.connections >= 5, `connections ${res.connections}`);
+  assert.is(res.samples, res.connections);
+  assert.is(statSync(file).size, 4 * res.connections);
+  await settledStats(sink, port);
+  const ids = (await sink.ask('ids')).ports.find((p: Json) => p.port === port);
+  assert.equal([...ids.ids].sort(), ['cr-0', 'cr-1', 'cr-2', 'cr-3', 'cr-4']);
+  assert.is(ids.overflow, 0);
+  const after = (await sink.ask('ids')).ports.find((p: Json) => p.port === port);
+  assert.equal(after.ids, [], 'ids are cleared after being reported');
+});
+
+test('latency: every paced PUBLISH comes back from the echo sink with an RTT sample', async () => {
+  const file = join(tmp, 'latency.bin');
+  const r = await runLoadgen(['latency', '--target', `127.0.0.1:${echo.ports[0]}`, '--rate', '200', '--size', '64', '--seconds', '1',
+    '--latency-out', file]);
+  assert.is(r.code, 0, r.err);
+  const res = r.out[0];
+  assert.is(res.type, 'latency');
+  assert.ok(res.sent > 100, `sent ${res.sent}`);
+  assert.ok(res.received <= res.sent && res.received >= res.sent - 2, `sent ${res.sent}, received ${res.received}`);
+  assert.is(res.samples, res.received);
+  assert.is(statSync(file).size, 4 * res.received);
+  const s = await settledStats(echo, echo.ports[0]);
+  assert.is(s.publishes, res.sent, 'the echo sink counted every PUBLISH');
+});
+
+test('idle: 50 connections are held open until stdin says stop', async () => {
+  const port = sink.ports[2];
+  const child = spawn(loadgenBin, ['idle', '--target', `127.0.0.1:${port}`, '--conns', '50', '--hold-seconds', '10'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stderr!.resume();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const kill = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs);
+  const lines = createInterface({ input: child.stdout! });
+  const got: Json[] = [];
+  lines.on('line', (l) => got.push(JSON.parse(l) as Json));
+  for (let i = 0; i < 200 && got.length === 0; i++) await sleep(25);
+  assert.equal(got[0], { type: 'idle-ready', conns: 50, errors: 0 });
+  const held = (await sink.ask('stats')).ports.find((p: Json) => p.port === port);
+  assert.is(held.connections, 50);
+  assert.is(held.active, 50);
+  child.stdin!.end('\n');
+  assert.is(await exited, 0);
+  clearTimeout(kill);
+  assert.equal(got[1], { type: 'idle-done', lost: 0 });
+  const s = await settledStats(sink, port);
+  assert.is(s.connections, 50);
+  assert.is(s.packets, 50, 'one DISCONNECT per connection');
+});
+
+test('bad flags and impossible counts exit 2', async () => {
+  assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1'])).code, 2, 'missing flags');
+  assert.is((await runLoadgen(['throughput', '--target', '10.0.0.1:1883', '--conns', '1', '--size', '1', '--seconds', '1'])).code, 2, 'non-loopback');
+  assert.is((await runLoadgen(['connrate', '--target', '127.0.0.1:1', '--inflight', '1', '--seconds', '1', '--ids', '1', '--warmup', '1'])).code, 2, 'flag of another mode');
+  const tooMany = await runLoadgen(['idle', '--target', '127.0.0.1:1', '--conns', '10000000']);
+  assert.is(tooMany.code, 2);
+  assert.match(tooMany.err, /open files/);
+  assert.is(spawnSync(sinkBin, ['--ports', '40000']).status, 2, 'port in the ephemeral range');
+  assert.is(spawnSync(sinkBin, ['--mode', 'sink']).status, 2, 'no ports');
+});
+
+test('every sink stdout line is one JSON object with a type', () => {
+  for (const line of [...sink.lines, ...echo.lines]) {
+    const m = JSON.parse(line);
+    assert.type(m, 'object');
+    assert.type(m.type, 'string');
+  }
+  assert.ok(sink.lines.length > 3);
+});
+
+test.run();
