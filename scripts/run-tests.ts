@@ -19,9 +19,9 @@ function findTests(dir: string): string[] {
 
 type FileResult = { file: string; passed: number; failed: number; skipped: number; note?: string };
 
-function runFile(file: string): Promise<FileResult> {
+function runFile(file: string, env: Record<string, string> = {}): Promise<FileResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d; process.stdout.write(d); });
     child.stderr.on('data', (d: Buffer) => { process.stderr.write(d); });
@@ -31,7 +31,7 @@ function runFile(file: string): Promise<FileResult> {
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const passed = Number(/Passed:\s+(\d+)/.exec(out)?.[1] ?? NaN);
       const skipped = Number(/Skipped:\s+(\d+)/.exec(out)?.[1] ?? 0);
-      const rel = relative(root, file);
+      const rel = relative(root, file) + (env.SLUICE_DATAPATH ? ` [${env.SLUICE_DATAPATH}]` : '');
       if (Number.isNaN(total) || Number.isNaN(passed)) {
         // No summary: the file crashed or hung. Count it as one failure, never as a pass.
         resolve({ file: rel, passed: 0, failed: 1, skipped: 0, note: `no uvu summary (exit ${code ?? signal})` });
@@ -48,9 +48,15 @@ function runFile(file: string): Promise<FileResult> {
 const filters = process.argv.slice(2);
 const files = findTests(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)));
 const results: FileResult[] = [];
+// End-to-end files run once per data path: the same suite must pass on the JS pipe and on splice.
+const datapaths = ['js', 'splice'];
 for (const file of files) {
-  console.log(`\n# ${relative(root, file)}`);
-  results.push(await runFile(file));
+  const perDatapath = relative(root, file).startsWith('test/e2e/');
+  const envs: Record<string, string>[] = perDatapath ? datapaths.map((d) => ({ SLUICE_DATAPATH: d })) : [{}];
+  for (const env of envs) {
+    console.log(`\n# ${relative(root, file)}${env.SLUICE_DATAPATH ? ` [SLUICE_DATAPATH=${env.SLUICE_DATAPATH}]` : ''}`);
+    results.push(await runFile(file, env));
+  }
 }
 console.log('\n# per file');
 for (const r of results) {

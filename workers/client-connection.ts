@@ -53,7 +53,16 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
   const remote = `${client.remoteAddress}:${client.remotePort}`;
   ctx.counters.add('connections_accepted');
   const admission = ctx.admission.admit(Date.now());
-  client.once('close', () => ctx.admission.release());
+  // The admission slot is held until the connection is really over: for a forwarded pair that is when
+  // the data path ends (the splice path destroys the Node socket at hand-over, long before the end).
+  let forwarding = false;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    ctx.admission.release();
+  };
+  client.once('close', () => { if (!forwarding) release(); });
   client.setNoDelay(true);
 
   const chunks: Buffer[] = [];
@@ -161,6 +170,7 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
 
   function startForwarding(connect: ConnectInfo, bytes: Buffer, key: RouteKey, pinned: boolean, index: number, broker: Socket): void {
     const b = ctx.config.brokers[index];
+    forwarding = true;
     ctx.brokerTable.connectionOpened(index);
     ctx.counters.add('connections_forwarded');
     ctx.clients.set(id, {
@@ -171,6 +181,7 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     broker.write(bytes);
     ctx.forward(client, broker).then((end) => {
+      release();
       ctx.brokerTable.connectionClosed(index);
       ctx.clients.delete(id);
       ctx.counters.add('connections_closed');
@@ -180,6 +191,9 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
       if (pinned) ctx.selector.released?.(key, index);
       ctx.log.debug({ remote, clientId: connect.clientId, broker: b.name, ...end }, 'connection ended');
     }, (err: unknown) => {
+      release();
+      ctx.brokerTable.connectionClosed(index);
+      ctx.clients.delete(id);
       ctx.log.error({ err }, 'data path failed');
     });
   }

@@ -4,8 +4,9 @@ import type { ForwardEnd, ForwardFn } from './forward.ts';
 
 export const forwardJs: ForwardFn = (client: Socket, broker: Socket) =>
   new Promise<ForwardEnd>((resolve) => {
-    const clientReadBefore = client.bytesRead;
-    const brokerReadBefore = broker.bytesRead;
+    // Bytes Node has read but not yet delivered are still to be forwarded: count them as after hand-over.
+    const clientReadBefore = client.bytesRead - client.readableLength;
+    const brokerReadBefore = broker.bytesRead - broker.readableLength;
     let reason: ForwardEnd['reason'] | undefined;
     let error: string | undefined;
     let closed = 0;

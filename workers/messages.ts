@@ -15,6 +15,6 @@ export type ToWorker =
   | { type: 'crash' }; // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
 
 export type FromWorker =
-  | { type: 'listening'; workerId: number; addresses: string[] }
+  | { type: 'listening'; workerId: number; addresses: string[]; datapath: 'js' | 'splice' }
   | { type: 'listen-failed'; workerId: number; address: string; error: string }
   | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number };

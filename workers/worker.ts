@@ -8,7 +8,7 @@ import { BrokerTable } from '../src/brokers/broker-table.ts';
 import { StickyTable } from '../src/sticky/table.ts';
 import { buildSelector } from '../src/balance/index.ts';
 import { handleClient, type ClientRecord, type WorkerContext } from './client-connection.ts';
-import { forwardJs } from './forward-js.ts';
+import { chooseDatapath } from './datapath.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 
 const data = rawWorkerData as WorkerData;
@@ -29,6 +29,8 @@ const selector = buildSelector(config.balance.strategy, {
   onStickyEvent: (event) => counters.add(`sticky_${event}`),
 });
 const clients = new Map<number, ClientRecord>();
+const datapath = chooseDatapath(config.datapath);
+if (datapath.note) log.warn(datapath.note);
 
 const ctx: WorkerContext = {
   workerId: data.workerId,
@@ -40,7 +42,7 @@ const ctx: WorkerContext = {
   log,
   faultLog: new RateLimitedLog(log),
   clients,
-  forward: forwardJs,
+  forward: datapath.forward,
 };
 
 const servers: Server[] = [];
@@ -68,7 +70,7 @@ async function listenAll(): Promise<void> {
     servers.push(server);
     addresses.push(l.bind.address);
   }
-  post({ type: 'listening', workerId: data.workerId, addresses });
+  post({ type: 'listening', workerId: data.workerId, addresses, datapath: datapath.name });
 }
 
 port.on('message', (m: ToWorker) => {

@@ -36,6 +36,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       connectBurst: c.limits.connect_burst ?? Math.max(1, Math.ceil(c.limits.connect_rate)),
     },
     admin: c.admin ? { bind: c.admin.bind } : undefined,
+    datapath: c.datapath,
     log: { level: c.log.level },
   };
 }

@@ -21,5 +21,7 @@ export type ResolvedConfig = {
     connectBurst: number;
   };
   admin: { bind: Endpoint } | undefined;
+  /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
+  datapath: 'auto' | 'js' | 'splice';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 };

@@ -75,6 +75,7 @@ export const configSchema = z
       connect_burst: z.number().int().min(1).optional(),
     }).prefault({}),
     admin: z.strictObject({ bind: hostPort }).optional(),
+    datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     }).prefault({}),

@@ -18,9 +18,10 @@ type Slot = {
   restarts: number;
   recentCrashes: number;
   lastStartMs: number;
+  datapath: 'js' | 'splice' | undefined;
 };
 
-export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined };
+export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined; datapath: Slot['datapath'] };
 
 export class Supervisor {
   readonly #config: ResolvedConfig;
@@ -43,7 +44,7 @@ export class Supervisor {
   async start(): Promise<void> {
     const ready: Promise<void>[] = [];
     for (let id = 1; id <= this.#config.workers; id++) {
-      const slot: Slot = { id, worker: undefined, state: 'starting', restarts: 0, recentCrashes: 0, lastStartMs: 0 };
+      const slot: Slot = { id, worker: undefined, state: 'starting', restarts: 0, recentCrashes: 0, lastStartMs: 0, datapath: undefined };
       this.#slots.push(slot);
       ready.push(this.#spawn(slot));
     }
@@ -51,7 +52,7 @@ export class Supervisor {
   }
 
   status(): WorkerStatus[] {
-    return this.#slots.map((s) => ({ id: s.id, state: s.state, restarts: s.restarts, threadId: s.worker?.threadId }));
+    return this.#slots.map((s) => ({ id: s.id, state: s.state, restarts: s.restarts, threadId: s.worker?.threadId, datapath: s.datapath }));
   }
 
   allListening(): boolean {
@@ -115,7 +116,8 @@ export class Supervisor {
         switch (m.type) {
           case 'listening':
             slot.state = 'listening';
-            this.#log.info({ workerId: slot.id, threadId: worker.threadId, addresses: m.addresses }, 'worker listening');
+            slot.datapath = m.datapath;
+            this.#log.info({ workerId: slot.id, threadId: worker.threadId, addresses: m.addresses, datapath: m.datapath }, 'worker listening');
             if (!settled) { settled = true; resolve(); }
             break;
           case 'listen-failed':

@@ -19,6 +19,12 @@ test.after(async () => {
   await broker?.close();
 });
 
+test('the data path under test is the one asked for (SLUICE_DATAPATH), never a silent fallback', async () => {
+  const wanted = process.env.SLUICE_DATAPATH ?? (process.platform === 'linux' ? 'splice' : 'js');
+  const { body } = await sluice.admin<{ datapath: string }>('/api/stats');
+  assert.is(body.datapath, wanted);
+});
+
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function open(): Promise<Socket> {
