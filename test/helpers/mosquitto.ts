@@ -1,10 +1,13 @@
 // Starts real Mosquitto brokers (Debian package) on loopback for end-to-end tests, and stops them.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { stopProcess, waitForPort } from '../../bench/lib/processes.ts';
+
+// The harness's process helpers serve the tests too.
+export { stopProcess, waitForPort };
 
 export type MosquittoBroker = { name: string; port: number; address: string; process: ChildProcess; log: () => string };
 export type MosquittoCluster = { brokers: MosquittoBroker[]; stop(): Promise<void> };
@@ -35,27 +38,4 @@ export async function startMosquittos(count: number): Promise<MosquittoCluster> 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
-}
-
-export function stopProcess(proc: ChildProcess, graceMs = 3000): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-    proc.once('exit', () => { clearTimeout(timer); resolve(); });
-    proc.kill('SIGTERM');
-  });
 }
