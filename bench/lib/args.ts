@@ -1,7 +1,7 @@
 // Command-line options of the benchmark harness (pure: parsed from argv, tested directly).
 import { parseArgs } from 'node:util';
 
-export const allTargets = ['direct', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice'] as const;
+export const allTargets = ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice'] as const;
 export type TargetName = (typeof allTargets)[number];
 export const allWorkloads = ['throughput', 'connrate', 'latency', 'idle', 'mosquitto'] as const;
 export type WorkloadName = (typeof allWorkloads)[number];

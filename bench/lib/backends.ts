@@ -10,6 +10,7 @@ import { startProcess, stopProcess, waitForPort, type Proc } from './processes.t
 export const nativeDir = new URL('../native/', import.meta.url).pathname;
 export const sinkBin = join(nativeDir, 'build/sink');
 export const loadgenBin = join(nativeDir, 'build/loadgen');
+export const spliceProxyBin = join(nativeDir, 'build/splice-proxy');
 
 export type PortStats = { port: number; connections: number; bytes: number; packets: number; publishes: number };
 export type SinkStats = { ports: PortStats[]; timeNs: number };

@@ -11,7 +11,7 @@ export type BenchResult = {
 };
 
 const sluiceTargets: TargetName[] = ['sluice-js', 'sluice-splice'];
-const anchors: TargetName[] = ['haproxy-mqtt', 'haproxy-tcp', 'direct'];
+const anchors: TargetName[] = ['haproxy-mqtt', 'haproxy-tcp', 'c-splice', 'direct'];
 
 export type RatioColumn = { sluice: TargetName; anchor: TargetName; label: string };
 
@@ -54,7 +54,7 @@ export function renderTable(result: BenchResult): string {
 }
 
 const colors: Record<string, string> = {
-  direct: '#8c8c8c', 'haproxy-tcp': '#e6a23c', 'haproxy-mqtt': '#d9534f', 'sluice-js': '#5b8def', 'sluice-splice': '#2e5cb8',
+  direct: '#8c8c8c', 'c-splice': '#555555', 'haproxy-tcp': '#e6a23c', 'haproxy-mqtt': '#d9534f', 'sluice-js': '#5b8def', 'sluice-splice': '#2e5cb8',
 };
 
 /** A self-contained HTML page: one horizontal bar chart (SVG) per workload metric, plus the table. */

@@ -9,13 +9,15 @@ import type { TargetName } from './args.ts';
 import { haproxyConfig, haproxyCumConns, type HaproxyMode } from './haproxy.ts';
 import { freePort } from './ports.ts';
 import { startProcess, stopProcess, waitForPort, sleep, type Proc } from './processes.ts';
+import { spliceProxyBin } from './backends.ts';
 
 export type Target = {
   name: TargetName;
   port: number;
   pid: number | undefined; // the balancer process; undefined for direct
-  /** Connections the target has accepted so far (a probe proves it is in the path). */
-  acceptedConnections(): Promise<number>;
+  /** Connections the target has accepted so far (a probe proves it is in the path); absent where the
+   *  target keeps no counters, and then the probe's CONNACK through the target's own port is the proof. */
+  acceptedConnections?(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -28,7 +30,9 @@ export async function startTarget(name: TargetName, backendPorts: number[], opts
   switch (name) {
     case 'direct':
       // The ceiling: clients straight to the first backend, nothing in between.
-      return { name, port: backendPorts[0], pid: undefined, acceptedConnections: async () => NaN, stop: async () => {} };
+      return { name, port: backendPorts[0], pid: undefined, stop: async () => {} };
+    case 'c-splice':
+      return startCSplice(backendPorts, opts);
     case 'haproxy-tcp':
       return startHaproxy(name, 'tcp', backendPorts, opts);
     case 'haproxy-mqtt':
@@ -38,6 +42,14 @@ export async function startTarget(name: TargetName, backendPorts: number[], opts
     case 'sluice-splice':
       return startSluice(name, 'splice', backendPorts, opts);
   }
+}
+
+/** The plain C splice proxy (bench/native/splice-proxy.c): the speed anchor for the native data path. */
+async function startCSplice(backendPorts: number[], opts: TargetOptions): Promise<Target> {
+  const port = await freePort();
+  const proc = startProcess('c-splice', spliceProxyBin, ['--listen', `127.0.0.1:${port}`, '--backends', backendPorts.map((p) => `127.0.0.1:${p}`).join(',')], { cpu: opts.cpu });
+  await waitForPort(port, 5000, proc);
+  return { name: 'c-splice', port, pid: proc.child.pid, stop: () => stopProcess(proc.child) };
 }
 
 async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: number[], opts: TargetOptions): Promise<Target> {

@@ -11,7 +11,7 @@ test('args: defaults, --quick, lists and bad values', () => {
   assert.is(d.repeats, 3);
   assert.is(d.seconds, 3);
   assert.equal(d.payloadSizes, [64, 1024, 16384]);
-  assert.equal(d.targets, ['direct', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice']);
+  assert.equal(d.targets, ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice']);
   const q = parseBenchArgs(['--quick']);
   assert.is(q.repeats, 1);
   assert.is(q.seconds, 1);

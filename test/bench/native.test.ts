@@ -2,8 +2,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../helpers/ports.ts';
@@ -11,6 +13,7 @@ import { freePort } from '../helpers/ports.ts';
 const nativeDir = new URL('../../bench/native/', import.meta.url).pathname;
 const sinkBin = join(nativeDir, 'build/sink');
 const loadgenBin = join(nativeDir, 'build/loadgen');
+const proxyBin = join(nativeDir, 'build/splice-proxy');
 const runTimeoutMs = 15_000;
 
 type Json = Record<string, any>;
@@ -202,6 +205,133 @@ test('every sink stdout line is one JSON object with a type', () => {
     assert.type(m.type, 'string');
   }
   assert.ok(sink.lines.length > 3);
+});
+
+// ---------------------------------------------------------------- splice-proxy
+
+type Proxy = { port: number; stop(): Promise<number | null> };
+
+/** Starts splice-proxy in front of the given backend ports and waits for its ready line. */
+async function startProxy(backendPorts: number[]): Promise<Proxy> {
+  const port = await freePort();
+  const child = spawn(proxyBin, ['--listen', `127.0.0.1:${port}`, '--backends', backendPorts.map((p) => `127.0.0.1:${p}`).join(',')],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr!.resume();
+  const first = await new Promise<Json>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`splice-proxy exited (${code}) before ready`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line) as Json));
+  });
+  assert.equal(first, { type: 'ready', port });
+  return {
+    port,
+    stop: () => new Promise((resolve) => {
+      if (child.exitCode !== null) { resolve(child.exitCode); return; }
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.once('exit', (code) => { clearTimeout(kill); resolve(code); });
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** MQTT 3.1.1 CONNECT, clean session, keepalive 0, client id `pxe` (15 bytes of remaining length). */
+const connectPacket = Buffer.from([0x10, 15, 0, 4, 0x4d, 0x51, 0x54, 0x54, 4, 2, 0, 0, 0, 3, 0x70, 0x78, 0x65]);
+
+/** Sends CONNECT + data, half-closes, and collects everything that comes back until the proxy closes. */
+function exchange(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no close within 10 s')); }, 10_000);
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', (e) => { clearTimeout(timer); reject(e); });
+    socket.on('close', () => { clearTimeout(timer); resolve(Buffer.concat(chunks)); });
+    socket.write(connectPacket);
+    socket.end(data); // our FIN must reach the echo sink, and its FIN must come back
+  });
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+test('splice-proxy: 8 MiB of random bytes come back byte-exact through an echo sink, FIN both ways', async () => {
+  const backend = await startSink('echo', 1);
+  const proxy = await startProxy(backend.ports);
+  try {
+    const data = randomBytes(8 << 20);
+    const back = await exchange(proxy.port, data);
+    assert.equal([...back.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00], 'CONNACK first');
+    assert.is(back.length - 4, data.length);
+    assert.is(sha256(back.subarray(4)), sha256(data));
+    const s = await settledStats(backend, backend.ports[0]);
+    assert.is(s.connections, 1);
+    assert.is(s.bytes, data.length, 'the backend saw every byte after CONNECT');
+  } finally {
+    assert.is(await proxy.stop(), 0, 'SIGTERM exits 0');
+    await backend.stop();
+  }
+});
+
+test('splice-proxy: the sink counts exactly the PUBLISH packets loadgen sent through the proxy', async () => {
+  const backend = await startSink('sink', 1);
+  const proxy = await startProxy(backend.ports);
+  try {
+    const r = await runLoadgen(['throughput', '--target', `127.0.0.1:${proxy.port}`, '--conns', '4', '--size', '1024', '--seconds', '1']);
+    assert.is(r.code, 0, r.err);
+    const res = r.out[0];
+    assert.is(res.connect_errors, 0);
+    assert.ok(res.messages > 0);
+    const s = await settledStats(backend, backend.ports[0]); // the proxy passed each close on to the backend
+    assert.is(s.connections, 4);
+    assert.is(s.publishes, res.messages);
+    assert.is(s.bytes, res.bytes);
+  } finally {
+    await proxy.stop();
+    await backend.stop();
+  }
+});
+
+test('splice-proxy: 10 connections alternate over 2 backends, every CONNACK comes back', async () => {
+  const backend = await startSink('sink', 2);
+  const proxy = await startProxy(backend.ports);
+  try {
+    const r = await runLoadgen(['idle', '--target', `127.0.0.1:${proxy.port}`, '--conns', '10', '--hold-seconds', '0.5']);
+    assert.is(r.code, 0, r.err);
+    assert.equal(r.out[0], { type: 'idle-ready', conns: 10, errors: 0 });
+    assert.equal(r.out[1], { type: 'idle-done', lost: 0 });
+    const a = await settledStats(backend, backend.ports[0]);
+    const b = await settledStats(backend, backend.ports[1]);
+    // One thread accepting in order, one counter: strict alternation whatever the arrival order.
+    assert.is(a.connections, 5);
+    assert.is(b.connections, 5);
+    assert.is(a.packets + b.packets, 10, 'one DISCONNECT per connection');
+  } finally {
+    await proxy.stop();
+    await backend.stop();
+  }
+});
+
+test('splice-proxy: a refused backend closes the client; bad flags exit 2', async () => {
+  const proxy = await startProxy([await freePort()]); // nothing listens there
+  try {
+    // The client sends nothing (a write could race the close and fail with EPIPE); it only waits.
+    const closed = await new Promise<{ bytes: number; error: string }>((resolve) => {
+      let bytes = 0;
+      let error = '';
+      const socket = connect({ port: proxy.port, host: '127.0.0.1' });
+      const timer = setTimeout(() => socket.destroy(new Error('still open after 5 s')), 5000);
+      socket.on('data', (d: Buffer) => { bytes += d.length; });
+      socket.on('error', (e) => { error = e.message; });
+      socket.on('close', () => { clearTimeout(timer); resolve({ bytes, error }); });
+    });
+    assert.is(closed.bytes, 0);
+    assert.is.not(closed.error, 'still open after 5 s');
+  } finally {
+    await proxy.stop();
+  }
+  const run = (args: string[]) => spawnSync(proxyBin, args).status;
+  assert.is(run(['--listen', '10.0.0.1:1883', '--backends', '127.0.0.1:1']), 2, 'non-loopback listen');
+  assert.is(run(['--listen', '127.0.0.1:1883', '--backends', '127.0.0.1:1,192.168.1.1:1883']), 2, 'non-loopback backend');
+  assert.is(run(['--listen', '127.0.0.1:1883']), 2, 'no backends');
+  assert.is(run(['--listen', '127.0.0.1:1883', '--backends', '127.0.0.1:1', '--pipe-size', '12']), 2, 'pipe too small');
 });
 
 test.run();
