@@ -63,7 +63,6 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
     ctx.admission.release();
   };
   client.once('close', () => { if (!forwarding) release(); });
-  client.setNoDelay(true);
 
   const chunks: Buffer[] = [];
   let bufferedBytes = 0;
@@ -100,6 +99,7 @@ export function handleClient(client: Socket, ctx: WorkerContext): void {
           { packetBytes: r.packetBytes, maxConnectBytes: ctx.config.limits.maxConnectBytes });
       case 'complete':
         endConnectPhase();
+        chunks.length = 0; // `buf` goes to the broker; this closure must not keep it for the connection's life
         void route(r.connect, buf);
     }
   };
