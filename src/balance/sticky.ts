@@ -5,6 +5,11 @@
 // it; anything else gets the fallback's order. placed() records the broker the client ended up on
 // (an update when the pin was unusable and the client was re-placed). A full table never fails a
 // connection: the client is placed by the fallback and the miss is counted.
+//
+// A key with no pin is claimed (pinned to the fallback's first choice) before anyone connects, so that
+// workers placing the same new client at the same moment agree: the loser of the claim follows the
+// winner's pin. Waiting for a winner that is mid-insert is bounded (spins, then ~10 ms of short
+// sleeps, only when its thread was descheduled); past that the client is placed by the fallback.
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { StickyTable } from '../sticky/table.ts';
 import type { BuildContext, RouteKey, Selector, StickyEvent } from './strategy.ts';
@@ -20,6 +25,13 @@ export type StickySelectorStats = {
   /** placed() that could not record (table window full, or busy): the client was placed anyway. */
   unrecorded: number;
 };
+
+/** Tries to claim or find a new key's pin while a competing insert publishes: spins, then short sleeps. */
+const kClaimSpins = 32;
+const kClaimAttempts = kClaimSpins + 200;
+const kClaimSleepMs = 0.05;
+// Atomics.wait needs a shared cell; nothing ever notifies it, so each wait simply times out.
+const claimSleepCell = new Int32Array(new SharedArrayBuffer(4));
 
 function wallClockSec(): number {
   return Math.floor(Date.now() / 1000);
@@ -59,7 +71,7 @@ export class StickySelector implements Selector {
     const pin = this.#table.lookup(key.hash, this.#nowSec(), this.#ttlSec);
     if (!pin) {
       this.#count('misses');
-      return order;
+      return this.#claim(key, order);
     }
     const broker = pin.broker;
     if (!this.#usable[broker] || this.#brokerTable.generation(broker) !== pin.generation) {
@@ -71,6 +83,36 @@ export class StickySelector implements Selector {
     if (at > 0) {
       order.splice(at, 1);
       order.unshift(broker);
+    }
+    return order;
+  }
+
+  /**
+   * First placement of a key: pin the preferred broker before connecting, so that workers placing the
+   * same new key at once agree (the fallback's order can differ between them: bounded loads look at
+   * live counts). If another worker's pin came first, follow it. placed() later moves the pin if the
+   * client had to go elsewhere.
+   */
+  #claim(key: RouteKey, order: number[]): number[] {
+    const first = order[0];
+    if (first === undefined) return order;
+    const now = this.#nowSec();
+    for (let attempt = 0; attempt < kClaimAttempts; attempt++) {
+      const result = this.#table.record(key.hash, first, this.#brokerTable.generation(first), now, this.#ttlSec, true);
+      if (result === 'inserted' || result === 'updated' || result === 'full') return order; // ours, or no room: placed() counts it
+      // 'existing': a pin (or a competing insert) is there; 'busy': slots locked by others, try again.
+      const pin = this.#table.lookup(key.hash, now, this.#ttlSec);
+      if (pin) {
+        const at = order.indexOf(pin.broker);
+        if (at > 0) {
+          order.splice(at, 1);
+          order.unshift(pin.broker);
+        }
+        return order;
+      }
+      // A competing insert of this key is between claim and publish (nanoseconds, unless its thread
+      // was descheduled): spin a little, then yield the CPU in short sleeps. Bounded: ~10 ms at worst.
+      if (attempt >= kClaimSpins) Atomics.wait(claimSleepCell, 0, 0, kClaimSleepMs);
     }
     return order;
   }

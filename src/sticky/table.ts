@@ -167,10 +167,14 @@ export class StickyTable {
     return undefined;
   }
 
-  /** Pin `key` to `broker` (at its `generation`): create, update or adopt; see RecordResult. Never throws. */
-  record(key: KeyHash, broker: number, generation: number, nowSec: number, ttlSec: number): RecordResult {
+  /**
+   * Pin `key` to `broker` (at its `generation`): create, update or adopt; see RecordResult. Never throws.
+   * With `ifAbsent`, a live pin to another broker is left as it is ('existing'): that is how concurrent
+   * first placements of one key agree on a broker before any of them connects.
+   */
+  record(key: KeyHash, broker: number, generation: number, nowSec: number, ttlSec: number, ifAbsent = false): RecordResult {
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const result = this.#tryRecord(key.lo | 0, key.hi | 0, broker | 0, generation | 0, nowSec | 0, ttlSec);
+      const result = this.#tryRecord(key.lo | 0, key.hi | 0, broker | 0, generation | 0, nowSec | 0, ttlSec, ifAbsent);
       if (result !== undefined) return result;
     }
     Atomics.add(this.#w, kBusyField, 1); // Atomics.add: counters shared by all workers
@@ -307,7 +311,7 @@ export class StickyTable {
   }
 
   /** One try of record(); undefined = something changed under us, try again. */
-  #tryRecord(lo: number, hi: number, broker: number, generation: number, now: number, ttlSec: number): RecordResult | undefined {
+  #tryRecord(lo: number, hi: number, broker: number, generation: number, now: number, ttlSec: number, ifAbsent: boolean): RecordResult | undefined {
     const w = this.#w;
     const home2 = this.#secondHome(lo, hi);
     // First free (or expired) slot of each window, and how many each has: insert where there is more room.
@@ -328,6 +332,7 @@ export class StickyTable {
         if (isKey) {
           const same = Atomics.load(w, i + kSlotBrokerField) === broker && Atomics.load(w, i + kSlotGenerationField) === generation;
           if (Atomics.load(w, i + kSlotStateField) !== s) return undefined;
+          if (ifAbsent && !expired && !same) return 'existing'; // someone else's live pin stands
           return this.#updatePin(i, s, broker, generation, now, expired, same, lastSeenSec);
         }
         if (!expired) continue;
