@@ -104,8 +104,12 @@ export const forwardSplice: ForwardFn = (client: Socket, broker: Socket) => {
       }
       handedOver = true;
       // The addon polls its own dups; closing Node's fds neither sends FIN nor disturbs the dups.
-      client.destroy();
-      broker.destroy();
+      // After this write callback returns: destroyed inside it, Node's afterWrite builds an
+      // ERR_STREAM_DESTROYED (stack trace and all) per pending callback, a few % of CPU per connection.
+      setImmediate(() => {
+        client.destroy();
+        broker.destroy();
+      });
     }
   });
 };
