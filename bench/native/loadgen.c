@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -148,17 +150,7 @@ static const char usage_text[] =
     "\"seconds\" fields are measured windows. Messages on stderr. Exit 2 on bad flags or when the\n"
     "connections cannot fit in the open-file limit. SIGTERM/SIGINT end a run early (results still printed).\n";
 
-static void usage_error(const char *msg, const char *arg) {
-  fprintf(stderr, "loadgen: %s%s%s\n\n", msg, arg ? ": " : "", arg ? arg : "");
-  fputs(usage_text, stderr);
-  exit(2);
-}
-
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
+static void usage_error(const char *msg, const char *arg) { usage_exit("loadgen", usage_text, msg, arg); }
 
 static int stopping(void) { return __atomic_load_n(&g_stop, __ATOMIC_RELAXED); }
 
@@ -172,17 +164,6 @@ static size_t put_varint(uint8_t *p, uint32_t v) {
     p[n++] = b | (v ? 0x80 : 0);
   } while (v);
   return n;
-}
-
-// Fixed header at p[0..n): -1 invalid, 0 need more, 1 done (*hlen, *rl). MQTT 3.1.1 section 2.2.3.
-static int fixed_header(const uint8_t *p, uint32_t n, uint32_t *hlen, uint32_t *rl) {
-  uint32_t value = 0;
-  for (uint32_t i = 1; i <= 4; i++) {
-    if (i >= n) return 0;
-    value |= (uint32_t)(p[i] & 0x7f) << (7 * (i - 1));
-    if (!(p[i] & 0x80)) { *hlen = i + 1; *rl = value; return 1; }
-  }
-  return -1;
 }
 
 // Writes a CONNECT (clean session, keepalive 0) for `id` into out (>= 32 + idlen bytes); returns its length.
@@ -539,16 +520,7 @@ static void run_connrate(worker_t *w) {
 // ---------------------------------------------------------------- latency
 
 static int tx_flush(worker_t *w, conn_t *c) {
-  for (int tries = 0; tries < 4 && c->txh < c->txt; tries++) {
-    ssize_t k = send(c->fd, c->tx + c->txh, c->txt - c->txh, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    c->txh += (uint32_t)k;
-  }
-  if (c->txh == c->txt) c->txh = c->txt = 0;
+  if (send_pending(c->fd, c->tx, &c->txh, &c->txt) != 0) return -1;
   return set_interest(w, c, EPOLLIN | (c->txh < c->txt ? EPOLLOUT : 0));
 }
 
@@ -727,10 +699,8 @@ static double parse_double(const char *flag, const char *v, double min, double m
 }
 
 static long parse_long(const char *flag, const char *v, long min, long max) {
-  char *end;
-  errno = 0;
-  long n = strtol(v, &end, 10);
-  if (errno || end == v || *end || n < min || n > max) {
+  long n;
+  if (parse_long_in(v, min, max, &n) != 0) {
     char msg[160];
     snprintf(msg, sizeof msg, "%s must be an integer in %ld..%ld", flag, min, max);
     usage_error(msg, v);
@@ -738,24 +708,13 @@ static long parse_long(const char *flag, const char *v, long min, long max) {
   return n;
 }
 
-static int parse_loopback(const char *s, uint32_t *out) {
-  struct in_addr a;
-  if (inet_pton(AF_INET, s, &a) != 1) return -1;
-  uint32_t h = ntohl(a.s_addr);
-  if ((h >> 24) != 127) return -1;
-  *out = h;
-  return 0;
-}
-
 static void parse_target(const char *v) {
   char host[64];
-  const char *colon = strrchr(v, ':');
-  if (!colon || (size_t)(colon - v) >= sizeof host) usage_error("--target must be 127.x.y.z:PORT", v);
-  memcpy(host, v, (size_t)(colon - v));
-  host[colon - v] = 0;
+  const char *port_text = split_host_port(v, host, sizeof host);
+  if (!port_text) usage_error("--target must be 127.x.y.z:PORT", v);
   uint32_t addr;
   if (parse_loopback(host, &addr) != 0) usage_error("--target host must be a 127.x.y.z loopback address", v);
-  long port = parse_long("--target port", colon + 1, 1, 65535);
+  long port = parse_long("--target port", port_text, 1, 65535);
   g_opt.target.sin_family = AF_INET;
   g_opt.target.sin_port = htons((uint16_t)port);
   g_opt.target.sin_addr.s_addr = htonl(addr);
@@ -816,15 +775,10 @@ static void parse_args(int argc, char **argv) {
   };
   for (int i = 2; i < argc; i++) {
     char name[64];
-    const char *a = argv[i], *v = NULL;
+    const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_text, stdout); exit(0); }
-    const char *eq = strchr(a, '=');
-    if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) {
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = 0;
-      v = eq + 1;
-      a = name;
-    }
+    const char *v = flag_split(a, name, sizeof name); // --flag=value
+    if (v) a = name;
     unsigned bit = 0;
     for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
       if (strcmp(a, flags[k].name) == 0) bit = flags[k].bit;
@@ -913,11 +867,7 @@ int main(int argc, char **argv) {
   parse_args(argc, argv);
 
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    getrlimit(RLIMIT_NOFILE, &rl);
-  }
+  nofile_raise(&rl);
   long total = g_opt.mode == M_CONNRATE ? g_opt.inflight : g_opt.conns;
   if ((unsigned long long)total + FD_MARGIN > (unsigned long long)rl.rlim_cur) {
     fprintf(stderr,
@@ -941,13 +891,7 @@ int main(int argc, char **argv) {
     build_publish(g_lat_pkt, (size_t)g_opt.size, &g_lat_ts_off);
   }
 
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &mask, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sigfd = signals_to_fd(0); // before the workers start: they inherit the mask
   if (sigfd < 0) { perror("loadgen: signalfd"); return 1; }
 
   g_nthreads = (int)(g_opt.threads < total ? g_opt.threads : total);

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define MAX_PORTS 64
 #define MAX_THREADS 64
 #define LISTEN_BACKLOG 4096
@@ -130,17 +132,7 @@ static const char usage_text[] =
     "Counters are cumulative; bytes/packets/publishes count what arrives after CONNECT.\n"
     "Exit: SIGTERM, SIGINT, stdin EOF (unless --ignore-stdin), or --seconds.\n";
 
-static void usage_error(const char *msg, const char *arg) {
-  if (msg) fprintf(stderr, "sink: %s%s%s\n\n", msg, arg ? ": " : "", arg ? arg : "");
-  fputs(usage_text, stderr);
-  exit(2);
-}
-
-static uint64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+static void usage_error(const char *msg, const char *arg) { usage_exit("sink", usage_text, msg, arg); }
 
 static inline void counter_add(uint64_t *c, uint64_t v) {
   // Single writer: a relaxed load+store avoids a locked instruction on the hot path.
@@ -241,18 +233,6 @@ static void json_string(FILE *out, const uint8_t *p, uint32_t n) {
 
 // ---------------------------------------------------------------- MQTT parsing
 
-// Reads the fixed header at p[0..n). Returns -1 invalid, 0 need more bytes, 1 done (*hlen header bytes,
-// *rl remaining length). MQTT 3.1.1 section 2.2.3: the remaining-length varint is at most 4 bytes.
-static int fixed_header(const uint8_t *p, uint32_t n, uint32_t *hlen, uint32_t *rl) {
-  uint32_t value = 0;
-  for (uint32_t i = 1; i <= 4; i++) {
-    if (i >= n) return 0;
-    value |= (uint32_t)(p[i] & 0x7f) << (7 * (i - 1));
-    if (!(p[i] & 0x80)) { *hlen = i + 1; *rl = value; return 1; }
-  }
-  return -1;
-}
-
 // Parses a complete CONNECT packet p[0..n) (n = header + remaining length). Returns 0 and the client id
 // (pointer into p) and protocol level, or -1 if malformed. MQTT 3.1.1 section 3.1, MQTT 5.0 section 3.1.
 static int parse_connect(const uint8_t *p, uint32_t n, uint32_t hlen, const uint8_t **id, uint32_t *idlen, int *level) {
@@ -316,19 +296,7 @@ static void out_append(conn_t *c, const uint8_t *p, uint32_t n) {
 }
 
 // Writes what the out buffer holds. Returns -1 if the connection failed.
-static int out_flush(conn_t *c) {
-  for (int tries = 0; tries < 4 && c->ohead < c->otail; tries++) {
-    ssize_t k = send(c->fd, c->obuf + c->ohead, c->otail - c->ohead, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    c->ohead += (uint32_t)k;
-  }
-  if (c->ohead == c->otail) c->ohead = c->otail = 0;
-  return 0;
-}
+static int out_flush(conn_t *c) { return send_pending(c->fd, c->obuf, &c->ohead, &c->otail); }
 
 // Counts complete packets in a post-CONNECT byte run. Returns 1 if a DISCONNECT ended the run.
 static int frame_count(worker_t *w, conn_t *c, const uint8_t *p, uint32_t n, uint32_t *pingreqs) {
@@ -541,10 +509,7 @@ static void on_accept(worker_t *w, listener_t *l) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if ((errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
         // Out of fds: free the spare, accept and drop one, so a level-triggered listener does not spin.
-        close(w->reserve_fd);
-        int dropped = accept(l->fd, NULL, NULL);
-        if (dropped >= 0) close(dropped);
-        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        accept_drop_one(l->fd, &w->reserve_fd);
         fprintf(stderr, "sink: out of file descriptors; dropped a connection on port %d\n", g_ports[l->port_index].port);
         return;
       }
@@ -658,15 +623,6 @@ static void handle_line(char *line) {
   else if (*line) fprintf(stderr, "sink: unknown command \"%s\" (known: stats, ids)\n", line);
 }
 
-static int parse_int(const char *s, long min, long max, long *out) {
-  char *end;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno || end == s || *end || v < min || v > max) return -1;
-  *out = v;
-  return 0;
-}
-
 static int open_listener(int port, int reuseport) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
@@ -690,15 +646,9 @@ int main(int argc, char **argv) {
   const char *ports_arg = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const char *v = NULL;
     char name[64];
-    const char *eq = strchr(a, '=');
-    if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) {
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = 0;
-      v = eq + 1;
-      a = name;
-    }
+    const char *v = flag_split(a, name, sizeof name); // --flag=value
+    if (v) a = name;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_text, stdout); return 0; }
     if (strcmp(a, "--ignore-stdin") == 0) { ignore_stdin = 1; continue; }
     if (strcmp(a, "--ports") && strcmp(a, "--mode") && strcmp(a, "--threads") && strcmp(a, "--seconds"))
@@ -714,7 +664,7 @@ int main(int argc, char **argv) {
       else usage_error("--mode must be sink or echo", v);
     } else if (strcmp(a, "--threads") == 0) {
       long t;
-      if (parse_int(v, 1, MAX_THREADS, &t)) usage_error("--threads must be 1..64", v);
+      if (parse_long_in(v, 1, MAX_THREADS, &t)) usage_error("--threads must be 1..64", v);
       g_nthreads = (int)t;
     } else {
       char *end;
@@ -730,7 +680,7 @@ int main(int argc, char **argv) {
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
       long port;
-      if (parse_int(tok, 1, 32767, &port))
+      if (parse_long_in(tok, 1, 32767, &port))
         usage_error("each port must be 1..32767 (below the ephemeral range)", tok);
       if (g_nports == MAX_PORTS) usage_error("too many ports (max 64)", NULL);
       for (int p = 0; p < g_nports; p++)
@@ -743,20 +693,10 @@ int main(int argc, char **argv) {
   }
 
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  nofile_raise(&rl);
 
   // Signals go to the main thread's signalfd only: block them before any thread starts.
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &mask, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  int sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  int sigfd = signals_to_fd(SIGUSR1);
   if (sigfd < 0) { perror("sink: signalfd"); return 1; }
 
   for (int t = 0; t < g_nthreads; t++) {

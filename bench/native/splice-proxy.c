@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common.h"
+
 #define MAX_BACKENDS 64
 #define LISTEN_BACKLOG 4096
 #define EPOLL_BATCH 256
@@ -70,26 +72,16 @@ static const char usage_text[] =
     "Addresses must be 127.x.y.z. Prints {\"type\":\"ready\",\"port\":PORT} on stdout once listening;\n"
     "exits on SIGTERM/SIGINT.\n";
 
-static void usage_error(const char *msg, const char *arg) {
-  if (msg) fprintf(stderr, "splice-proxy: %s%s%s\n\n", msg, arg ? ": " : "", arg ? arg : "");
-  fputs(usage_text, stderr);
-  exit(2);
-}
+static void usage_error(const char *msg, const char *arg) { usage_exit("splice-proxy", usage_text, msg, arg); }
 
 // Parses "127.x.y.z:PORT" into *out. Returns -1 if malformed or not loopback.
 static int parse_addr(const char *s, struct sockaddr_in *out) {
   char host[64];
-  const char *colon = strrchr(s, ':');
-  if (!colon || (size_t)(colon - s) >= sizeof host) return -1;
-  memcpy(host, s, (size_t)(colon - s));
-  host[colon - s] = 0;
-  struct in_addr a;
-  if (inet_pton(AF_INET, host, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127) return -1;
-  char *end;
-  errno = 0;
-  long port = strtol(colon + 1, &end, 10);
-  if (errno || end == colon + 1 || *end || port < 1 || port > 65535) return -1;
-  *out = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = a };
+  const char *port_text = split_host_port(s, host, sizeof host);
+  uint32_t addr;
+  long port;
+  if (!port_text || parse_loopback(host, &addr) != 0 || parse_long_in(port_text, 1, 65535, &port) != 0) return -1;
+  *out = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(addr) };
   return 0;
 }
 
@@ -216,10 +208,7 @@ static void on_accept(void) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if ((errno == EMFILE || errno == ENFILE) && g_reserve_fd >= 0) {
         // Out of fds: spend the spare one to accept and drop, so the level-triggered listener does not spin.
-        close(g_reserve_fd);
-        int dropped = accept(g_listen_fd, NULL, NULL);
-        if (dropped >= 0) close(dropped);
-        g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        accept_drop_one(g_listen_fd, &g_reserve_fd);
         fprintf(stderr, "splice-proxy: out of file descriptors; dropped a connection\n");
       }
       return; // EAGAIN or an error: wait for the next event
@@ -249,15 +238,10 @@ static void on_accept(void) {
 int main(int argc, char **argv) {
   const char *listen_arg = NULL, *backends_arg = NULL;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = NULL;
+    const char *a = argv[i];
     char name[64];
-    const char *eq = strchr(a, '=');
-    if (strncmp(a, "--", 2) == 0 && eq && (size_t)(eq - a) < sizeof name) { // --flag=value
-      memcpy(name, a, (size_t)(eq - a));
-      name[eq - a] = 0;
-      v = eq + 1;
-      a = name;
-    }
+    const char *v = flag_split(a, name, sizeof name); // --flag=value
+    if (v) a = name;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_text, stdout); return 0; }
     if (strcmp(a, "--listen") && strcmp(a, "--backends") && strcmp(a, "--pipe-size")) usage_error("unknown flag", argv[i]);
     if (!v) {
@@ -267,10 +251,8 @@ int main(int argc, char **argv) {
     if (strcmp(a, "--listen") == 0) listen_arg = v;
     else if (strcmp(a, "--backends") == 0) backends_arg = v;
     else {
-      char *end;
-      errno = 0;
-      long n = strtol(v, &end, 10);
-      if (errno || end == v || *end || n < 4096 || n > (1L << 30)) usage_error("--pipe-size must be 4096..1073741824", v);
+      long n;
+      if (parse_long_in(v, 4096, 1L << 30, &n) != 0) usage_error("--pipe-size must be 4096..1073741824", v);
       g_pipe_bytes = (int)n;
     }
   }
@@ -289,17 +271,8 @@ int main(int argc, char **argv) {
   if (g_nbackends == 0) usage_error("--backends is empty", NULL);
 
   struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigprocmask(SIG_BLOCK, &mask, NULL);
-  signal(SIGPIPE, SIG_IGN); // a splice into a closed socket must be an EPIPE, not a death
-  int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  nofile_raise(&rl);
+  int sigfd = signals_to_fd(0); // also ignores SIGPIPE: a splice into a closed socket must be an EPIPE
   g_epfd = epoll_create1(EPOLL_CLOEXEC);
   g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   g_listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
