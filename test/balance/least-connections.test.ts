@@ -5,16 +5,7 @@ import { LeastConnectionsSelector } from '../../src/balance/least-connections.ts
 import type { BuildContext, RouteKey } from '../../src/balance/strategy.ts';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import { hashKey } from '../../src/hash.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../helpers/random.ts';
 
 function ctxOf(weights: number[], live: number[] = []): BuildContext {
   const brokerTable = new BrokerTable(BrokerTable.allocate(8));

@@ -1,21 +1,18 @@
 // Sticky first placements under a real race: four worker threads place the same new keys at the same
 // time, each with a fallback that prefers a different broker (random, seeded per worker). Every worker
 // must end up on the broker of the one pin. This file is also the workers' entry point.
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashKey } from '../../src/hash.ts';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import { StickyTable } from '../../src/sticky/table.ts';
 import { buildSelector } from '../../src/balance/index.ts';
+import { mulberry32 } from '../helpers/random.ts';
+import { runSelfAsWorker } from '../helpers/self-worker.ts';
 
 type Job = { seed: number; keys: number; brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; gate: SharedArrayBuffer };
 const brokerNames = ['a', 'b', 'c', 'd', 'e'];
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
-}
 
 if (!isMainThread) {
   const job = workerData as Job;
@@ -25,7 +22,7 @@ if (!isMainThread) {
     stickyTable: new StickyTable(job.sticky),
     stickyTtlSec: 600,
     stickyFallback: 'random',
-    random: seeded(job.seed),
+    random: mulberry32(job.seed),
     nowSec: () => 1000,
   });
   const gate = new Int32Array(job.gate);
@@ -44,11 +41,7 @@ if (!isMainThread) {
     const brokers = BrokerTable.allocate();
     const sticky = StickyTable.allocate(1 << 16);
     const gate = new SharedArrayBuffer(4);
-    const results = [1, 2, 3, 4].map((seed) => new Promise<Int8Array>((resolve, reject) => {
-      const w = new Worker(new URL(import.meta.url), { workerData: { seed, keys, brokers, sticky, gate } satisfies Job });
-      w.once('message', resolve);
-      w.once('error', reject);
-    }));
+    const results = [1, 2, 3, 4].map((seed) => runSelfAsWorker<Int8Array>(import.meta.url, { seed, keys, brokers, sticky, gate } satisfies Job));
     await new Promise((r) => setTimeout(r, 300)); // let every worker reach the gate
     Atomics.store(new Int32Array(gate), 0, 1);
     Atomics.notify(new Int32Array(gate), 0);

@@ -1,10 +1,11 @@
 // Tests for src/brokers/broker-table.ts: flags, generations, and counters shared by real worker threads.
 // This file is also the worker's entry: run as a worker thread it hammers the table and reports back.
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import { MAX_BROKERS } from '../../src/brokers/layout.ts';
+import { runSelfAsWorker } from '../helpers/self-worker.ts';
 
 type Job = { sab: SharedArrayBuffer; opens: number; closes: number; tickets: number };
 
@@ -19,14 +20,7 @@ function workerMain(job: Job): void {
   parentPort!.postMessage(tickets, [tickets.buffer]);
 }
 
-function runWorker(job: Job): Promise<Uint32Array> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: job });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exit ${code}`)));
-  });
-}
+const runWorker = (job: Job) => runSelfAsWorker<Uint32Array>(import.meta.url, job);
 
 if (!isMainThread) {
   workerMain(workerData as Job);

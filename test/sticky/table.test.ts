@@ -1,6 +1,6 @@
 // Tests for src/sticky/table.ts: insert/lookup, record outcomes, TTL and sweep, slot reuse, full windows,
 // and real worker threads racing on the same keys. This file is also the workers' entry point.
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { type KeyHash, hashKey } from '../../src/hash.ts';
@@ -19,6 +19,8 @@ import {
   kStateLocked,
 } from '../../src/sticky/layout.ts';
 import { type RecordResult, StickyTable } from '../../src/sticky/table.ts';
+import { mulberry32 } from '../helpers/random.ts';
+import { runSelfAsWorker } from '../helpers/self-worker.ts';
 
 const kTtlSec = 60;
 const kRaceChunk = 250;
@@ -42,16 +44,6 @@ function slotOf(sab: SharedArrayBuffer, capacity: number, key: KeyHash): number 
     if ((w[i + kSlotStateField] & kKindMask) === kKindPublished && w[i + kSlotKeyLoField] === (key.lo | 0) && w[i + kSlotKeyHiField] === (key.hi | 0)) return slot;
   }
   return -1;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Every slot's kind, from the raw words: what a quiescent table must look like. */
@@ -129,14 +121,7 @@ function churnWorker(job: ChurnJob): Record<string, number> {
   return counts;
 }
 
-function runWorker(job: Job): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(import.meta.url), { workerData: job });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exit ${code}`)));
-  });
-}
+const runWorker = (job: Job) => runSelfAsWorker<unknown>(import.meta.url, job);
 
 if (!isMainThread) {
   const job = workerData as Job;
