@@ -30,7 +30,7 @@ async function runProxy(impl: 'js' | 'splice', listenPort: number, brokerPort: n
     const broker = connect({ host: '127.0.0.1', port: brokerPort, allowHalfOpen: true, noDelay: true }, () => {
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      void forward(client, broker).then((end) => {
+      void forward(client, broker, { clientToBroker: 0, brokerToClient: 0 }).then((end) => {
         const cpu = process.cpuUsage(cpu0);
         const r: Result = { bytes: end.bytesClientToBroker, cpuUs: cpu.user + cpu.system, wallMs: performance.now() - t0 };
         process.send!(r);

@@ -7,6 +7,7 @@
 //   configure(pipeBytes, poolMax)       pipe size for new pipes, idle pipes kept; empties the pool
 //   drainPool() -> number               closes idle pooled pipes (fd accounting, memory pressure)
 //   stats() -> { pairs, pipesPooled, pipesInUse, pipeBytes, poolMax }
+//   takeMoved() -> [c2b, b2c]           bytes read by every pair of this thread since the last call
 // onEnd(bytesClientToBroker, bytesBrokerToClient, reasonCode, errnoName | undefined) runs once per pair.
 #define _GNU_SOURCE
 #ifndef __linux__
@@ -72,6 +73,7 @@ struct state {
   uint32_t pooled, pool_max, pipes_out;
   size_t pipe_bytes;
   uint32_t gen;         // bumped by configure(): older pipes are not pooled again
+  uint64_t moved[2];    // bytes read per direction by every pair since the last takeMoved()
   int tearing_down;
   napi_async_cleanup_hook_handle hook;
 };
@@ -229,6 +231,7 @@ static int pump_dir(pair_t *p, int d, int *side) {
       if (n > 0) {
         x->queued += (size_t)n;
         x->moved += (uint64_t)n;
+        p->st->moved[d] += (uint64_t)n;
         progressed = 1;
       } else if (n == 0) {
         x->eof = 1;
@@ -508,6 +511,20 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+// takeMoved(): live byte counts for the metrics, so a long-lived pair is visible before it ends.
+static napi_value js_take_moved(napi_env env, napi_callback_info info) {
+  (void)info;
+  state_t *st = get_state(env);
+  napi_value arr, v;
+  napi_create_array_with_length(env, 2, &arr);
+  for (int d = 0; d < 2; d++) {
+    napi_create_double(env, st ? (double)st->moved[d] : 0, &v);
+    napi_set_element(env, arr, (uint32_t)d, v);
+    if (st) st->moved[d] = 0;
+  }
+  return arr;
+}
+
 // A thread (worker) going away: close every pair and pipe without calling JS, and keep the loop
 // running (async hook) until libuv has closed our handles; a worker's loop must be empty to close.
 static void on_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
@@ -545,6 +562,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "configure", NULL, js_configure, NULL, NULL, NULL, napi_enumerable, NULL },
     { "drainPool", NULL, js_drain_pool, NULL, NULL, NULL, napi_enumerable, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "takeMoved", NULL, js_take_moved, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);
   return exports;

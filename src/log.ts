@@ -30,16 +30,25 @@ export class RateLimitedLog {
   }
 
   warn(reason: string, fields: Record<string, unknown>, msg: string, nowMs = Date.now()): void {
+    this.#emit('warn', reason, fields, msg, nowMs);
+  }
+
+  /** For Sluice's own failures on one connection's path (a bug, not a client fault): same rate limit. */
+  error(reason: string, fields: Record<string, unknown>, msg: string, nowMs = Date.now()): void {
+    this.#emit('error', reason, fields, msg, nowMs);
+  }
+
+  #emit(level: 'warn' | 'error', reason: string, fields: Record<string, unknown>, msg: string, nowMs: number): void {
     let w = this.#windows.get(reason);
     if (!w || nowMs - w.startMs >= 1000) {
       const suppressed = w?.suppressed ?? 0;
       w = { startMs: nowMs, count: 0, suppressed: 0 };
       this.#windows.set(reason, w);
-      if (suppressed > 0) this.#log.warn({ reason, suppressed }, 'similar log lines suppressed');
+      if (suppressed > 0) this.#log[level]({ reason, suppressed }, 'similar log lines suppressed');
     }
     if (w.count < this.#perSecond) {
       w.count++;
-      this.#log.warn({ reason, ...fields }, msg);
+      this.#log[level]({ reason, ...fields }, msg);
     } else {
       w.suppressed++;
     }

@@ -1,206 +1,327 @@
-// One client connection's life in a worker: read CONNECT (size cap, timeout), admit, route, connect a
-// broker, hand CONNECT and any bytes after it to the broker, then forward unparsed.
+// One client connection's life in a worker, from accept to hand-over: the CONNECT phase (the pure
+// ConnectReader, the CONNECT timeout, max_pending), admission, placement, then forwarding or a refusal.
+//
+// A connection is an object with prototype methods, reached from its socket through one symbol; the
+// socket listeners are shared module functions, so a connection costs no closures. After hand-over to
+// the data path the socket forgets the object, and only the compact admin record and what the end of
+// forwarding needs stay alive.
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
-import type { RateLimitedLog } from '../src/log.ts';
-import type { ResolvedConfig } from '../src/config/resolved.ts';
-import type { Counters, CounterName } from '../src/metrics/counters.ts';
-import type { Admission } from '../src/limits/admission.ts';
-import type { BrokerTable } from '../src/brokers/broker-table.ts';
-import type { Selector, RouteKey } from '../src/balance/strategy.ts';
-import { hashKey } from '../src/hash.ts';
-import { readConnect, type ConnectInfo } from '../src/mqtt/connect.ts';
-import { readFixedHeader } from '../src/mqtt/frame.ts';
+import { ConnectReader } from '../src/mqtt/connect-reader.ts';
+import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
-import { routeKeyText } from './route-key.ts';
-import { connectBroker } from './broker-connect.ts';
-import type { ForwardFn } from './forward.ts';
+import type { CounterName } from '../src/metrics/counters.ts';
+import type { RouteKey } from '../src/balance/strategy.ts';
+import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
+import type { ForwardEnd } from './forward.ts';
+import { placeClient, type Placement } from './placement.ts';
+import type { ClientRecord, WorkerContext } from './worker-context.ts';
 
-/** What the admin endpoint shows about a forwarded client. */
-export type ClientRecord = {
-  clientId: string;
-  username: string | undefined;
-  protocolLevel: number;
-  broker: string;
-  worker: number;
-  remote: string;
-  sinceMs: number;
-};
+const kConnection = Symbol('sluice.clientConnection');
+type ClientSocket = Socket & { [kConnection]?: ClientConnection };
 
-export type WorkerContext = {
-  workerId: number;
-  config: ResolvedConfig;
-  brokerTable: BrokerTable;
-  selector: Selector;
-  counters: Counters;
-  admission: Admission;
-  log: Logger;
-  faultLog: RateLimitedLog;
-  clients: Map<number, ClientRecord>;
-  forward: ForwardFn;
-};
-
-// Below this many buffered bytes the CONNECT reader is cheap to run on every segment: the fixed header,
-// protocol name and level all fit, so early verdicts (not CONNECT, bad level, too large) come at once.
-const eagerParseBytes = 16;
-// After a refusal CONNACK, how long the client gets to read it before the socket is destroyed.
-const refusalLingerMs = 2000;
+/**
+ * connect: reading CONNECT (in ctx.pending); placing: CONNECT read, admitted, a broker being connected;
+ * refused: CONNACK/FIN sent, lingering (in ctx.lingering); forwarding: handed to the data path;
+ * closed: over before forwarding.
+ */
+type Phase = 'connect' | 'placing' | 'refused' | 'forwarding' | 'closed';
 
 let nextConnectionId = 1;
 
-export function handleClient(client: Socket, ctx: WorkerContext): void {
-  const id = nextConnectionId++;
-  const remote = `${client.remoteAddress}:${client.remotePort}`;
-  ctx.counters.add('connections_accepted');
-  const admission = ctx.admission.admit(Date.now());
-  // The admission slot is held until the connection is really over: for a forwarded pair that is when
-  // the data path ends (the splice path destroys the Node socket at hand-over, long before the end).
-  let forwarding = false;
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    ctx.admission.release();
-  };
-  client.once('close', () => { if (!forwarding) release(); });
+/** The listener's connection callback. */
+export function acceptClient(socket: Socket, ctx: WorkerContext): void {
+  // The constructor registers the connection where it lives (socket, pending list); nothing to keep here.
+  new ClientConnection(socket as ClientSocket, ctx);
+}
 
-  const chunks: Buffer[] = [];
-  let bufferedBytes = 0;
-  let packetBytes = 0; // the CONNECT's full size, once its fixed header has been read
-  let finished = false; // the CONNECT phase is over (refused, timed out, closed, or handed to routing)
+class ClientConnection implements DeadlineEntry {
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineMs = 0;
+  readonly id: number;
+  readonly socket: ClientSocket;
+  readonly ctx: WorkerContext;
+  readonly acceptedMs: number;
+  phase: Phase = 'connect';
+  reader: ConnectReader | undefined;
+  admitted = false; // holds a max_connections slot
 
-  const timer = setTimeout(() => {
-    refuse(undefined, undefined, 'refused_connect_timeout', 'CONNECT not complete within the timeout', { bufferedBytes });
-  }, ctx.config.limits.connectTimeoutMs);
+  constructor(socket: ClientSocket, ctx: WorkerContext) {
+    this.id = nextConnectionId++;
+    this.socket = socket;
+    this.ctx = ctx;
+    this.acceptedMs = Date.now();
+    this.reader = new ConnectReader(ctx.config.limits.maxConnectBytes);
+    socket[kConnection] = this;
+    ctx.counters.add('connections_accepted');
+    socket.on('data', onSocketData);
+    // FIN before the CONNECT is whole: the client gave up (a port probe, an aborted connect).
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
+    ctx.pending.add(this);
+    if (!ctx.admission.pendingStarted()) this.makeRoom();
+  }
 
-  const onData = (chunk: Buffer) => {
-    chunks.push(chunk);
-    bufferedBytes += chunk.length;
-    // Parse when a verdict can change: while the header is short, or once the whole packet is here.
-    // Waiting in between keeps a CONNECT split into many segments linear, not quadratic, to read.
-    if (bufferedBytes >= eagerParseBytes && packetBytes > 0 && bufferedBytes < packetBytes) return;
-    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bufferedBytes);
-    chunks.length = 0;
-    chunks.push(buf);
-    const r = readConnect(buf, ctx.config.limits.maxConnectBytes);
+  /** Over max_pending: the oldest pending client of this worker goes (real clients send CONNECT at once). */
+  makeRoom(): void {
+    const oldest = this.ctx.pending.oldest() as ClientConnection | undefined;
+    if (oldest !== undefined && oldest !== this) {
+      oldest.close('pending_evicted', 'pending client evicted: limits.max_pending reached', { pendingMs: Date.now() - oldest.acceptedMs });
+    } else {
+      this.close('refused_max_pending', 'limits.max_pending reached', {});
+    }
+  }
+
+  remote(): string {
+    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.phase !== 'connect') return;
+    let r;
+    try {
+      r = this.reader!.push(chunk);
+    } catch (err) {
+      return this.internalError(err, undefined);
+    }
     switch (r.kind) {
       case 'need-more':
-        if (packetBytes === 0) packetBytes = knownPacketBytes(buf);
         return;
       case 'not-connect':
-        return refuse('malformed', undefined, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
+        return this.refuse('malformed', undefined, undefined, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
       case 'malformed':
-        return refuse('malformed', r.protocolLevel, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
+        return this.refuse('malformed', r.protocolLevel, undefined, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
       case 'unsupported-protocol':
-        return refuse('unsupported-protocol', r.protocolLevel, 'refused_unsupported_protocol', 'unsupported MQTT protocol level',
+        return this.refuse('unsupported-protocol', r.protocolLevel, r.protocolName, 'refused_unsupported_protocol', 'unsupported MQTT protocol level',
           { protocolName: r.protocolName, protocolLevel: r.protocolLevel });
       case 'too-large':
-        return refuse('too-large', r.protocolLevel, 'refused_too_large', 'CONNECT larger than limits.max_connect_size',
-          { packetBytes: r.packetBytes, maxConnectBytes: ctx.config.limits.maxConnectBytes });
+        return this.refuse('too-large', r.protocolLevel, undefined, 'refused_too_large', 'CONNECT larger than limits.max_connect_size',
+          { packetBytes: r.packetBytes, maxConnectBytes: this.ctx.config.limits.maxConnectBytes });
       case 'complete':
-        endConnectPhase();
-        chunks.length = 0; // `buf` goes to the broker; this closure must not keep it for the connection's life
-        void route(r.connect, buf);
+        return this.admit(r.connect, r.bytes);
     }
-  };
-
-  const onEarlyClose = () => {
-    if (finished) return;
-    endConnectPhase();
-    ctx.counters.add('client_closed_before_connect');
-    ctx.log.debug({ remote, bufferedBytes }, 'client closed before CONNECT');
-  };
-
-  client.on('data', onData);
-  client.once('close', onEarlyClose);
-  // Errors before forwarding (resets, timeouts) end the connection; 'close' follows and is counted there.
-  client.on('error', (err: NodeJS.ErrnoException) => ctx.log.debug({ remote, err: err.code ?? err.message }, 'client socket error'));
-
-  function endConnectPhase(): void {
-    finished = true;
-    clearTimeout(timer);
-    client.off('data', onData);
-    // Paused: bytes the client sends while the broker connects wait in the kernel (backpressure).
-    client.pause();
   }
 
-  function refuse(refusal: Refusal | undefined, level: number | undefined, counter: CounterName, msg: string, fields: Record<string, unknown>): void {
-    if (!finished) endConnectPhase();
-    ctx.counters.add(counter);
-    ctx.faultLog.warn(counter, { remote, ...fields }, msg);
-    const connack = refusal ? refusalConnack(refusal, level) : undefined;
-    // Discard anything more the client sends; the answer (if MQTT has one) goes out before FIN.
-    client.resume();
-    if (connack) client.end(connack);
-    else client.end();
-    setTimeout(() => client.destroy(), refusalLingerMs).unref();
+  /** The client sent FIN before its CONNECT was whole: nothing will complete it, so close at once. */
+  onEnd(): void {
+    if (this.phase !== 'connect') return;
+    const bufferedBytes = this.reader!.bufferedBytes;
+    this.endConnectPhase('closed');
+    this.ctx.counters.add('client_ended_before_connect');
+    if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote(), bufferedBytes }, 'client ended its stream before CONNECT was complete');
+    this.socket.destroy();
   }
 
-  async function route(connect: ConnectInfo, bytes: Buffer): Promise<void> {
-    if (admission !== 'ok') {
-      const maxed = admission === 'max-connections';
-      return refuse(maxed ? 'quota-exceeded' : 'connection-rate-exceeded', connect.protocolLevel,
-        maxed ? 'refused_max_connections' : 'refused_connect_rate',
-        maxed ? 'limits.max_connections reached' : 'limits.connect_rate exceeded', { clientId: connect.clientId });
-    }
-    const keyText = routeKeyText(ctx.config.balance.key, connect, client.remoteAddress);
-    // No key at all (every source empty): place by a one-off key, so the strategy still spreads load.
-    const key: RouteKey = keyText
-      ? { text: keyText.text, hash: hashKey(keyText.text) }
-      : { text: `conn:${id}`, hash: hashKey(`conn:${process.pid}:${ctx.workerId}:${id}:${Date.now()}`) };
-    const brokers = ctx.config.brokers;
-    for (const index of ctx.selector.candidates(key)) {
-      if (!ctx.brokerTable.isHealthy(index) || ctx.brokerTable.isDraining(index)) continue;
-      const b = brokers[index];
-      const result = await connectBroker(b.host, b.port, ctx.config.limits.brokerConnectTimeoutMs);
-      if (client.destroyed) {
-        if (result.ok) result.socket.destroy();
+  onClose(): void {
+    switch (this.phase) {
+      case 'connect':
+        this.endConnectPhase('closed');
+        this.ctx.counters.add('client_closed_before_connect');
+        if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote() }, 'client closed before CONNECT');
         return;
-      }
-      if (!result.ok) {
-        ctx.counters.add('broker_connect_failures');
-        ctx.faultLog.warn('broker_connect_failed', { broker: b.name, address: b.address, why: result.reason }, 'broker connect failed; trying the next candidate');
-        continue;
-      }
-      if (keyText) ctx.selector.placed?.(key, index);
-      return startForwarding(connect, bytes, key, keyText !== undefined, index, result.socket);
+      case 'refused':
+        this.ctx.lingering.remove(this);
+        this.phase = 'closed';
+        return;
+      default:
+        // placing: placement sees socket.destroyed after its connect and gives the slot back.
+        return;
     }
-    refuse('server-unavailable', connect.protocolLevel, 'refused_no_broker', 'no broker reachable', { clientId: connect.clientId });
   }
 
-  function startForwarding(connect: ConnectInfo, bytes: Buffer, key: RouteKey, pinned: boolean, index: number, broker: Socket): void {
-    const b = ctx.config.brokers[index];
-    forwarding = true;
-    ctx.brokerTable.connectionOpened(index);
-    ctx.counters.add('connections_forwarded');
-    ctx.clients.set(id, {
+  /** The CONNECT timeout (from ctx.pending) or the end of a refusal's linger (from ctx.lingering). */
+  expire(): void {
+    if (this.phase === 'connect') {
+      this.refuse(undefined, undefined, undefined, 'refused_connect_timeout', 'CONNECT not complete within the timeout',
+        { bufferedBytes: this.reader!.bufferedBytes });
+    } else if (this.phase === 'refused') {
+      this.phase = 'closed';
+      this.socket.destroy();
+    }
+  }
+
+  endConnectPhase(next: Phase): void {
+    this.phase = next;
+    this.reader = undefined;
+    this.ctx.pending.remove(this);
+    this.ctx.admission.pendingEnded();
+    this.socket.off('data', onSocketData);
+    this.socket.off('end', onSocketEnd);
+    // Paused: bytes the client sends while the broker connects wait in the kernel (backpressure).
+    this.socket.pause();
+  }
+
+  /** Ends a pending connection without an answer (max_pending): counted and logged as `counter`. */
+  close(counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    this.endConnectPhase('closed');
+    this.ctx.counters.add(counter);
+    this.ctx.faultLog.warn(counter, { remote: this.remote(), ...fields }, msg);
+    this.socket.destroy();
+  }
+
+  /** Refuses the client: the CONNACK MQTT has for the case (or none), FIN, then destroy after a linger. */
+  refuse(refusal: Refusal | undefined, level: number | undefined, protocolName: string | undefined,
+    counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    if (this.phase === 'connect') this.endConnectPhase('refused');
+    else this.phase = 'refused';
+    this.releaseSlot();
+    this.ctx.counters.add(counter);
+    this.ctx.faultLog.warn(counter, { remote: this.remote(), ...fields }, msg);
+    if (this.socket.destroyed) {
+      this.phase = 'closed'; // the client left while it was being placed: nobody to answer
+      return;
+    }
+    const connack = refusal ? refusalConnack(refusal, level, protocolName) : undefined;
+    // Discard anything more the client sends; the answer (if MQTT has one) goes out before FIN.
+    this.socket.resume();
+    if (connack) this.socket.end(connack);
+    else this.socket.end();
+    this.ctx.lingering.add(this);
+  }
+
+  releaseSlot(): void {
+    if (!this.admitted) return;
+    this.admitted = false;
+    this.ctx.admission.release();
+  }
+
+  /** A Sluice bug on this connection's path: refuse this client (0x80 / 0x03), log, count; the worker goes on. */
+  internalError(err: unknown, connect: ConnectInfo | undefined): void {
+    this.ctx.faultLog.error('internal_error', { remote: this.remote(), phase: this.phase, err: errorText(err) }, 'internal error placing a client; refused');
+    if (this.phase === 'connect' || this.phase === 'placing') {
+      this.refuse('internal-error', connect?.protocolLevel, undefined, 'refused_internal_error', 'client refused after an internal error', {});
+    } else {
+      this.ctx.counters.add('refused_internal_error');
+      this.releaseSlot();
+      this.socket.destroy();
+    }
+  }
+
+  admit(connect: ConnectInfo, bytes: Buffer): void {
+    this.endConnectPhase('placing');
+    const verdict = this.ctx.admission.admit(Date.now());
+    if (verdict === 'max-connections') {
+      return this.refuse('quota-exceeded', connect.protocolLevel, undefined, 'refused_max_connections', 'limits.max_connections reached', { clientId: connect.clientId });
+    }
+    if (verdict === 'connect-rate') {
+      return this.refuse('connection-rate-exceeded', connect.protocolLevel, undefined, 'refused_connect_rate', 'limits.connect_rate exceeded', { clientId: connect.clientId });
+    }
+    this.admitted = true;
+    this.place(connect, bytes).catch((err: unknown) => this.internalError(err, connect));
+  }
+
+  async place(connect: ConnectInfo, bytes: Buffer): Promise<void> {
+    let p: Placement;
+    try {
+      p = await placeClient(this.ctx, this.id, connect, this.socket.remoteAddress, () => this.socket.destroyed);
+    } catch (err) {
+      return this.internalError(err, connect);
+    }
+    switch (p.kind) {
+      case 'client-gone':
+        this.phase = 'closed';
+        this.releaseSlot();
+        this.ctx.counters.add('client_closed_while_placing');
+        return;
+      case 'no-broker':
+        return this.refuse('server-unavailable', connect.protocolLevel, undefined, 'refused_no_broker', 'no broker reachable', { clientId: connect.clientId });
+      case 'placed':
+        try {
+          return this.startForwarding(connect, bytes, p);
+        } catch (err) {
+          p.socket.destroy();
+          return this.internalError(err, connect);
+        }
+    }
+  }
+
+  startForwarding(connect: ConnectInfo, bytes: Buffer, p: Extract<Placement, { kind: 'placed' }>): void {
+    const { ctx, socket } = this;
+    const record: ClientRecord = {
       clientId: connect.clientId, username: connect.username, protocolLevel: connect.protocolLevel,
-      broker: b.name, worker: ctx.workerId, remote, sinceMs: Date.now(),
-    });
-    ctx.log.debug({ remote, clientId: connect.clientId, broker: b.name }, 'client placed');
+      broker: ctx.config.brokers[p.broker].name, worker: ctx.workerId, remote: this.remote(), sinceMs: Date.now(),
+    };
+    // From here the socket belongs to the data path.
+    this.phase = 'forwarding';
+    socket[kConnection] = undefined;
+    socket.off('close', onSocketClose);
+    socket.off('error', onSocketError);
+    ctx.brokerTable.connectionOpened(p.broker);
+    ctx.counters.add('connections_forwarded');
+    ctx.clients.set(this.id, record);
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
-    broker.write(bytes);
-    ctx.forward(client, broker).then((end) => {
-      release();
-      ctx.brokerTable.connectionClosed(index);
-      ctx.clients.delete(id);
-      ctx.counters.add('connections_closed');
-      ctx.counters.add('bytes_client_to_broker', end.bytesClientToBroker);
-      ctx.counters.add('bytes_broker_to_client', end.bytesBrokerToClient);
-      // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
-      if (pinned) ctx.selector.released?.(key, index);
-      ctx.log.debug({ remote, clientId: connect.clientId, broker: b.name, ...end }, 'connection ended');
-    }, (err: unknown) => {
-      release();
-      ctx.brokerTable.connectionClosed(index);
-      ctx.clients.delete(id);
-      ctx.log.error({ err }, 'data path failed');
-    });
+    ctx.bytes.clientToBroker += bytes.length;
+    p.socket.write(bytes);
+    const ended = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record);
+    ctx.forward(socket, p.socket, ctx.bytes).then((end) => ended.end(end), (err: unknown) => ended.fail(err));
   }
 }
 
-/** Packet size from a complete fixed header, or 0 while the header is still partial. */
-function knownPacketBytes(buf: Buffer): number {
-  const r = readFixedHeader(buf);
-  return r.kind === 'header' ? r.header.packetBytes : 0;
+/** What the end of a forwarded pair needs, and nothing more (the connection object is gone by then). */
+class ForwardedPair {
+  readonly #ctx: WorkerContext;
+  readonly #id: number;
+  readonly #broker: number;
+  readonly #key: RouteKey;
+  readonly #pinned: boolean;
+  readonly #record: ClientRecord;
+
+  constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord) {
+    this.#ctx = ctx;
+    this.#id = id;
+    this.#broker = broker;
+    this.#key = key;
+    this.#pinned = pinned;
+    this.#record = record;
+  }
+
+  end(end: ForwardEnd): void {
+    const ctx = this.#ctx;
+    this.#release();
+    ctx.counters.add('connections_closed');
+    try {
+      // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
+      if (this.#pinned) ctx.selector.released?.(this.#key, this.#broker);
+    } catch (err) {
+      ctx.faultLog.error('internal_error', { err: errorText(err) }, 'internal error releasing a sticky pin');
+    }
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: this.#record.remote, clientId: this.#record.clientId, broker: this.#record.broker, ...end }, 'connection ended');
+  }
+
+  fail(err: unknown): void {
+    this.#release();
+    this.#ctx.counters.add('connections_closed');
+    this.#ctx.faultLog.error('internal_error', { err: errorText(err) }, 'data path failed');
+  }
+
+  #release(): void {
+    this.#ctx.admission.release();
+    this.#ctx.brokerTable.connectionClosed(this.#broker);
+    this.#ctx.clients.delete(this.#id);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
+// Shared socket listeners: `this` is the socket (EventEmitter calls listeners with it).
+function onSocketData(this: ClientSocket, chunk: Buffer): void {
+  this[kConnection]?.onData(chunk);
+}
+
+function onSocketEnd(this: ClientSocket): void {
+  this[kConnection]?.onEnd();
+}
+
+function onSocketClose(this: ClientSocket): void {
+  this[kConnection]?.onClose();
+}
+
+function onSocketError(this: ClientSocket, err: NodeJS.ErrnoException): void {
+  // Resets and timeouts before forwarding end the connection; 'close' follows and is counted there.
+  const c = this[kConnection];
+  if (c && c.ctx.log.isLevelEnabled('debug')) c.ctx.log.debug({ remote: c.remote(), err: err.code ?? err.message }, 'client socket error');
 }

@@ -1,8 +1,8 @@
 // JS data path: stream.pipe both ways with Node's backpressure; used for TLS, WebSocket and non-Linux.
 import type { Socket } from 'node:net';
-import type { ForwardEnd, ForwardFn } from './forward.ts';
+import type { ByteMeter, ForwardEnd, ForwardFn } from './forward.ts';
 
-export const forwardJs: ForwardFn = (client: Socket, broker: Socket) =>
+export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter) =>
   new Promise<ForwardEnd>((resolve) => {
     // Bytes Node has read but not yet delivered are still to be forwarded: count them as after hand-over.
     const clientReadBefore = client.bytesRead - client.readableLength;
@@ -32,6 +32,9 @@ export const forwardJs: ForwardFn = (client: Socket, broker: Socket) =>
     // Who sent FIN first is why the pair ended; an error or a close decides it otherwise.
     client.once('end', () => settle('client-closed'));
     broker.once('end', () => settle('broker-closed'));
+    // Counted as they move (the worker publishes every second), not when the pair ends.
+    client.on('data', (chunk: Buffer) => { meter.clientToBroker += chunk.length; });
+    broker.on('data', (chunk: Buffer) => { meter.brokerToClient += chunk.length; });
     // pipe() ends the other side's write half on 'end' (half-close passes through) and applies backpressure.
     client.pipe(broker);
     broker.pipe(client);

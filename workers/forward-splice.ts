@@ -6,7 +6,7 @@
 // reached the kernel, then let the addon dup() both fds, and destroy the Node sockets. Their 'close'
 // events fire at handover, not when the connection ends: the returned promise is the end.
 import type { Socket } from 'node:net';
-import type { ForwardEnd, ForwardFn } from './forward.ts';
+import type { ByteMeter, ForwardEnd, ForwardFn } from './forward.ts';
 import { forwardJs } from './forward-js.ts';
 import { splice, spliceEndReasons } from './splice-addon.ts';
 
@@ -16,9 +16,9 @@ type HandleSocket = Socket & { _handle?: StreamHandle | null };
 
 const empty: Buffer = Buffer.alloc(0);
 
-export const forwardSplice: ForwardFn = (client: Socket, broker: Socket) => {
+export const forwardSplice: ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter) => {
   const binding = splice;
-  if (!binding || !canHandOver(client) || !canHandOver(broker)) return forwardJs(client, broker);
+  if (!binding || !canHandOver(client) || !canHandOver(broker)) return forwardJs(client, broker, meter);
   return new Promise<ForwardEnd>((resolve) => {
     let handedOver = false; // the sockets belong to the addon (or, after a failed start, to forwardJs)
     let failed = false;
@@ -61,6 +61,9 @@ export const forwardSplice: ForwardFn = (client: Socket, broker: Socket) => {
     // Bytes Node read before the handover go first, in order: the kernel only has what came after.
     fromClient = drainBuffered(client);
     fromBroker = drainBuffered(broker);
+    // What the addon moves it counts per thread (takeMovedBytes); what Node had read is counted here.
+    meter.clientToBroker += fromClient.length;
+    meter.brokerToClient += fromBroker.length;
     let flushed = 0;
     const onFlushed = (reason: ForwardEnd['reason'], err: Error | null | undefined) => {
       if (err) onFault(reason, err); // called back before the socket's 'error' is emitted
@@ -95,7 +98,7 @@ export const forwardSplice: ForwardFn = (client: Socket, broker: Socket) => {
         handedOver = true;
         resumeReading(client);
         resumeReading(broker);
-        forwardJs(client, broker).then((end) => resolve({
+        forwardJs(client, broker, meter).then((end) => resolve({
           ...end,
           bytesClientToBroker: end.bytesClientToBroker + fromClient.length,
           bytesBrokerToClient: end.bytesBrokerToClient + fromBroker.length,
@@ -113,6 +116,11 @@ export const forwardSplice: ForwardFn = (client: Socket, broker: Socket) => {
     }
   });
 };
+
+/** Bytes the addon moved on this thread since the last call, client->broker and broker->client. */
+export function takeSplicedBytes(): [number, number] {
+  return splice ? splice.takeMoved() : [0, 0];
+}
 
 /** Ends every spliced pair of this thread (graceful stop timed out); each resolves with 'shutdown'. */
 export function stopSplicedPairs(): number {

@@ -9,5 +9,11 @@ export type ForwardEnd = {
   error?: string;
 };
 
-/** Forwards until both sides are closed; `first` has already been handed to the broker socket. */
-export type ForwardFn = (client: Socket, broker: Socket) => Promise<ForwardEnd>;
+/** A worker's running byte totals: the data path adds as bytes move, the worker publishes every second. */
+export type ByteMeter = { clientToBroker: number; brokerToClient: number };
+
+/**
+ * Forwards until both sides are closed; the CONNECT and what came with it have already been written
+ * to the broker socket (and counted). Bytes moved afterwards are added to `meter` as they move.
+ */
+export type ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter) => Promise<ForwardEnd>;

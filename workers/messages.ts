@@ -1,12 +1,12 @@
 // Messages between the primary and the worker threads (postMessage), and the data each worker starts with.
 import type { ResolvedConfig } from '../src/config/resolved.ts';
-import type { ClientRecord } from './client-connection.ts';
+import type { ClientRecord } from './worker-context.ts';
 
 export type WorkerData = {
   workerId: number;
   config: ResolvedConfig;
   epochMs: number; // the primary's clock origin for shared timestamps
-  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer };
+  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer };
 };
 
 export type ToWorker =

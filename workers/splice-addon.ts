@@ -25,6 +25,8 @@ export type SpliceBinding = {
   /** Closes the idle pooled pipes; returns how many. */
   drainPool(): number;
   stats(): SpliceStats;
+  /** Bytes moved by every pair of this thread since the last call (or start): [client->broker, broker->client]. */
+  takeMoved(): [number, number];
 };
 
 /** Native reason codes, by index. */

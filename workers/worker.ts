@@ -6,16 +6,23 @@ import { Counters } from '../src/metrics/counters.ts';
 import { Admission } from '../src/limits/admission.ts';
 import { BrokerTable } from '../src/brokers/broker-table.ts';
 import { StickyTable } from '../src/sticky/table.ts';
+import { WorkerShares } from '../src/limits/worker-shares.ts';
+import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
-import { handleClient, type ClientRecord, type WorkerContext } from './client-connection.ts';
+import { acceptClient } from './client-connection.ts';
+import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
+import { takeSplicedBytes } from './forward-splice.ts';
+import type { ByteMeter } from './forward.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 
 const data = rawWorkerData as WorkerData;
 const port = parentPort!;
 const { config } = data;
 const log = createLogger(config.log.level, { worker: data.workerId });
-const brokerTable = new BrokerTable(data.shared.brokers);
+// This worker's slot of the shared counts: the primary releases it exactly if this thread dies.
+const share = new WorkerShares(data.shared.shares).slot(data.workerId);
+const brokerTable = new BrokerTable(data.shared.brokers, share);
 const stickyTable = new StickyTable(data.shared.sticky);
 const nowSec = () => Math.floor(Date.now() / 1000);
 const counters = new Counters(data.shared.counters);
@@ -32,18 +39,41 @@ const clients = new Map<number, ClientRecord>();
 const datapath = chooseDatapath(config.datapath);
 if (datapath.note) log.warn(datapath.note);
 
+type Expiring = DeadlineEntry & { expire(): void };
+const expire = (c: Expiring) => c.expire();
+// After a refusal CONNACK, how long the client gets to read it before the socket is destroyed.
+const refusalLingerMs = 2000;
+const bytes: ByteMeter = { clientToBroker: 0, brokerToClient: 0 };
+
 const ctx: WorkerContext = {
   workerId: data.workerId,
   config,
   brokerTable,
   selector,
   counters,
-  admission: new Admission(data.shared.admission, config.limits, data.epochMs),
+  admission: new Admission(data.shared.admission, config.limits, data.epochMs, share),
   log,
   faultLog: new RateLimitedLog(log),
   clients,
   forward: datapath.forward,
+  bytes,
+  pending: new DeadlineList<Expiring>(config.limits.connectTimeoutMs, expire),
+  lingering: new DeadlineList<Expiring>(refusalLingerMs, expire),
 };
+
+// Bytes are published while connections live (a pair streaming for a day shows its bytes), once a
+// second: the JS path counts into `bytes` as chunks move, the splice addon per thread.
+const bytesFlushIntervalMs = 1000;
+function flushBytes(): void {
+  const [splicedC2b, splicedB2c] = takeSplicedBytes();
+  const c2b = bytes.clientToBroker + splicedC2b;
+  const b2c = bytes.brokerToClient + splicedB2c;
+  bytes.clientToBroker = 0;
+  bytes.brokerToClient = 0;
+  if (c2b > 0) counters.add('bytes_client_to_broker', c2b);
+  if (b2c > 0) counters.add('bytes_broker_to_client', b2c);
+}
+setInterval(flushBytes, bytesFlushIntervalMs).unref();
 
 const servers: Server[] = [];
 const post = (m: FromWorker) => port.postMessage(m);
@@ -52,7 +82,7 @@ async function listenAll(): Promise<void> {
   const addresses: string[] = [];
   for (const l of config.listeners) {
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => handleClient(socket, ctx));
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -90,6 +120,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'shutdown':
       for (const s of servers) s.close();
+      flushBytes();
       port.close();
       break;
   }

@@ -65,6 +65,7 @@ async function route(url: URL, d: AdminDeps): Promise<[number, unknown]> {
       return [200, {
         counters: d.counters.snapshot(),
         openClients: d.admission.openClients(),
+        pendingClients: d.admission.pendingClients(),
         // The data path the listening workers run: 'js', 'splice', or 'splice+js' if one fell back.
         datapath: [...new Set(d.supervisor.status().map((w) => w.datapath).filter(Boolean))].join('+') || undefined,
         sticky: { size: d.stickyTable.size(), capacity: d.stickyTable.capacity },

@@ -18,10 +18,12 @@ import {
   kMaxBrokersField,
   kRoundRobinField,
 } from './layout.ts';
+import type { WorkerShare } from '../limits/worker-shares.ts';
 
 export class BrokerTable {
   readonly maxBrokers: number;
   readonly #words: Int32Array;
+  readonly #share: WorkerShare | undefined;
 
   /** A zeroed table for `maxBrokers` brokers: all healthy, none draining, no connections, generation 0. */
   static allocate(maxBrokers: number = MAX_BROKERS): SharedArrayBuffer {
@@ -35,7 +37,8 @@ export class BrokerTable {
     return sab;
   }
 
-  constructor(sab: SharedArrayBuffer) {
+  /** `share`: the calling worker's slot, where it also counts its live connections (workers only). */
+  constructor(sab: SharedArrayBuffer, share?: WorkerShare) {
     const words = new Int32Array(sab);
     // Atomics.load: the buffer may have come from another thread; read its header as published.
     const maxBrokers = Atomics.load(words, kMaxBrokersField);
@@ -44,6 +47,7 @@ export class BrokerTable {
     }
     this.#words = words;
     this.maxBrokers = maxBrokers;
+    this.#share = share;
   }
 
   #at(i: number, field: number): number {
@@ -59,11 +63,20 @@ export class BrokerTable {
   connectionOpened(i: number): void {
     // Atomics.add: several workers count on the same broker at once; a read-modify-write loses none.
     Atomics.add(this.#words, this.#at(i, kLiveField), 1);
+    this.#share?.brokerOpened(i);
   }
 
   connectionClosed(i: number): void {
     // Atomics.sub: same reason as connectionOpened.
     Atomics.sub(this.#words, this.#at(i, kLiveField), 1);
+    this.#share?.brokerClosed(i);
+  }
+
+  /** Primary: a dead worker's connections are gone; `live[i]` of them were on broker i. */
+  releaseShare(live: readonly number[]): void {
+    const n = Math.min(live.length, this.maxBrokers);
+    // Atomics.sub: live workers keep counting on the same brokers meanwhile.
+    for (let i = 0; i < n; i++) if (live[i] !== 0) Atomics.sub(this.#words, this.#at(i, kLiveField), live[i]);
   }
 
   /** Sum of live connections over every slot (metrics; strategies sum their own brokers). */

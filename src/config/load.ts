@@ -32,6 +32,8 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       maxConnectBytes: c.limits.max_connect_size,
       brokerConnectTimeoutMs: c.limits.broker_connect_timeout,
       maxConnections: c.limits.max_connections,
+      // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
+      maxPending: c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10)),
       connectRatePerSec: c.limits.connect_rate,
       connectBurst: c.limits.connect_burst ?? Math.max(1, Math.ceil(c.limits.connect_rate)),
     },

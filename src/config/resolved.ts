@@ -16,7 +16,8 @@ export type ResolvedConfig = {
     connectTimeoutMs: number;
     maxConnectBytes: number;
     brokerConnectTimeoutMs: number;
-    maxConnections: number;
+    maxConnections: number; // admitted clients: CONNECT read, placing or forwarding
+    maxPending: number; // clients still in the CONNECT phase; past it the oldest is evicted
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
   };

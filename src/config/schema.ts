@@ -71,6 +71,7 @@ export const configSchema = z
       max_connect_size: size.pipe(z.number().min(64).max(256 * 1024 * 1024)).default(64 * 1024),
       broker_connect_timeout: duration.default(5_000),
       max_connections: z.number().int().min(1).default(1_000_000),
+      max_pending: z.number().int().min(1).optional(),
       connect_rate: z.number().min(0).default(0),
       connect_burst: z.number().int().min(1).optional(),
     }).prefault({}),

@@ -9,7 +9,8 @@ export type Refusal =
   | 'server-unavailable'
   | 'server-busy'
   | 'quota-exceeded'
-  | 'connection-rate-exceeded';
+  | 'connection-rate-exceeded'
+  | 'internal-error';
 
 // MQTT 5.0 §3.2.2.2 Connect Reason Codes.
 const v5ReasonCodes: Record<Refusal, number> = {
@@ -20,6 +21,7 @@ const v5ReasonCodes: Record<Refusal, number> = {
   'server-busy': 0x89, // Server busy
   'quota-exceeded': 0x97, // Quota exceeded
   'connection-rate-exceeded': 0x9f, // Connection rate exceeded
+  'internal-error': 0x80, // Unspecified error: Sluice failed placing this client (logged, counted)
 };
 
 // MQTT 3.1.1 §3.2.2.3 Connect Return Codes (3.1 uses the same values). 3.1.1 has no code for a
@@ -32,26 +34,29 @@ const v3ReturnCodes: Record<Refusal, number | undefined> = {
   'server-busy': 0x03,
   'quota-exceeded': 0x03,
   'connection-rate-exceeded': 0x03,
+  'internal-error': 0x03,
 };
 
 type Form = 'v3' | 'v5';
 
 /**
- * Which CONNACK form the client reads: 5 -> the 5.0 form, 3 and 4 -> the 3.1/3.1.1 form. For
- * 'unsupported-protocol' the level is by definition one we do not speak: a level above 5 (a newer client)
- * gets the 5.0 form, anything else, unknown included, the 3.1.1 form, which 3.1.1 says any server sends
- * for a level it does not support [MQTT-3.1.2-2]. Otherwise an unknown level means no CONNACK.
+ * Which CONNACK form the client reads: level 5 -> the 5.0 form, 3 and 4 -> the 3.1/3.1.1 form.
+ * For 'unsupported-protocol' the level is by definition one we do not speak, so the protocol name
+ * decides too: 'MQTT' with a level above 5 (a newer client) gets the 5.0 form; anything else ('MQIsdp'
+ * with any level but 3, 'MQTT' below 4, unknown) the 3.1/3.1.1 form, which 3.1.1 says a server sends for
+ * a level it does not support [MQTT-3.1.2-2] and which 3.1 clients read. Otherwise an unknown level
+ * means no CONNACK.
  */
-function formFor(refusal: Refusal, protocolLevel: number | undefined): Form | undefined {
+function formFor(refusal: Refusal, protocolLevel: number | undefined, protocolName: string | undefined): Form | undefined {
+  if (refusal === 'unsupported-protocol') return protocolName === 'MQTT' && protocolLevel !== undefined && protocolLevel > 5 ? 'v5' : 'v3';
   if (protocolLevel === 5) return 'v5';
   if (protocolLevel === 3 || protocolLevel === 4) return 'v3';
-  if (refusal === 'unsupported-protocol') return protocolLevel !== undefined && protocolLevel > 5 ? 'v5' : 'v3';
   return undefined;
 }
 
 /** The reason code (5.0) or return code (3.1/3.1.1) for a refusal; undefined = send nothing, just close. */
-export function refusalReasonCode(refusal: Refusal, protocolLevel: number | undefined): number | undefined {
-  const form = formFor(refusal, protocolLevel);
+export function refusalReasonCode(refusal: Refusal, protocolLevel: number | undefined, protocolName?: string): number | undefined {
+  const form = formFor(refusal, protocolLevel, protocolName);
   if (form === undefined) return undefined;
   return form === 'v5' ? v5ReasonCodes[refusal] : v3ReturnCodes[refusal];
 }
@@ -71,7 +76,7 @@ for (const refusal of Object.keys(v5ReasonCodes) as Refusal[]) {
  * The CONNACK to write before closing, or undefined when MQTT says to close without one.
  * The Buffer is shared by every caller: write it, never modify it.
  */
-export function refusalConnack(refusal: Refusal, protocolLevel: number | undefined): Buffer | undefined {
-  const form = formFor(refusal, protocolLevel);
+export function refusalConnack(refusal: Refusal, protocolLevel: number | undefined, protocolName?: string): Buffer | undefined {
+  const form = formFor(refusal, protocolLevel, protocolName);
   return form === undefined ? undefined : connacks.get(`${form}:${refusal}`);
 }

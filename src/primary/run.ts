@@ -3,9 +3,11 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { BrokerTable } from '../brokers/broker-table.ts';
+import { MAX_BROKERS } from '../brokers/layout.ts';
 import { StickyTable } from '../sticky/table.ts';
 import { Counters } from '../metrics/counters.ts';
 import { Admission } from '../limits/admission.ts';
+import { WorkerShares } from '../limits/worker-shares.ts';
 import { startDemoCluster, type DemoCluster } from '../demo/cluster.ts';
 import { startAdmin } from '../admin/server.ts';
 import { Supervisor } from './supervisor.ts';
@@ -17,11 +19,13 @@ export type Running = { stop(): Promise<void> };
 
 export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Running> {
   const epochMs = Date.now();
+  const brokerTableSlots = MAX_BROKERS;
   const shared = {
-    brokers: BrokerTable.allocate(),
+    brokers: BrokerTable.allocate(brokerTableSlots),
     sticky: StickyTable.allocate(config.sticky.capacity),
     counters: Counters.allocate(),
     admission: Admission.allocate(),
+    shares: WorkerShares.allocate(brokerTableSlots),
   };
   const brokerTable = new BrokerTable(shared.brokers);
   const stickyTable = new StickyTable(shared.sticky);
@@ -34,7 +38,16 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
   let demo: DemoCluster | undefined;
   if (config.demo) demo = await startDemoCluster(config.brokers, log);
 
-  const supervisor = new Supervisor(config, log, shared, epochMs);
+  const shares = new WorkerShares(shared.shares);
+  const releaseWorker = (workerId: number): number => {
+    const share = shares.take(workerId);
+    admission.releaseShare(share);
+    brokerTable.releaseShare(share.live);
+    const dropped = share.admitted + share.pending;
+    if (dropped > 0) counters.add('connections_dropped_worker_exit', dropped);
+    return dropped;
+  };
+  const supervisor = new Supervisor(config, log, shared, epochMs, releaseWorker);
   let admin: Server | undefined;
   try {
     await supervisor.start();

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { SluiceError, ErrorCode } from '../errors.ts';
-import type { ClientRecord } from '../../workers/client-connection.ts';
+import type { ClientRecord } from '../../workers/worker-context.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../../workers/messages.ts';
 
 const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
@@ -23,8 +23,12 @@ type Slot = {
 
 export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined; datapath: Slot['datapath'] };
 
+/** Gives back what a dead worker held of the shared counts; returns how many clients it dropped. */
+export type ReleaseWorker = (workerId: number) => number;
+
 export class Supervisor {
   readonly #config: ResolvedConfig;
+  readonly #releaseWorker: ReleaseWorker;
   readonly #log: Logger;
   readonly #shared: WorkerData['shared'];
   readonly #epochMs: number;
@@ -33,8 +37,9 @@ export class Supervisor {
   #nextRequestId = 1;
   #stopping = false;
 
-  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number) {
+  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker) {
     this.#config = config;
+    this.#releaseWorker = releaseWorker;
     this.#log = log;
     this.#shared = shared;
     this.#epochMs = epochMs;
@@ -135,6 +140,9 @@ export class Supervisor {
       });
       worker.on('exit', (code) => {
         if (slot.worker === worker) slot.worker = undefined;
+        // The thread is gone, and every connection it had with it: release its share of the counts
+        // before a replacement (same slot) starts counting in it.
+        const dropped = this.#releaseWorker(slot.id);
         if (this.#stopping) return;
         if (!settled) { settled = true; reject(new SluiceError(ErrorCode.worker, `worker ${slot.id} exited during start (code ${code})`)); return; }
         // Crash loops back off: quick restarts for a one-off death, up to 5 s for a worker that keeps dying.
@@ -142,7 +150,7 @@ export class Supervisor {
         const delayMs = Math.min(maxRestartDelayMs, 100 * 2 ** (slot.recentCrashes - 1));
         slot.state = 'restarting';
         slot.restarts++;
-        this.#log.error({ workerId: slot.id, exitCode: code, restartInMs: delayMs, restarts: slot.restarts }, 'worker died; replacing it');
+        this.#log.error({ workerId: slot.id, exitCode: code, droppedClients: dropped, restartInMs: delayMs, restarts: slot.restarts }, 'worker died; replacing it');
         setTimeout(() => {
           if (this.#stopping) return;
           this.#spawn(slot).catch((err: Error) => this.#log.error({ workerId: slot.id, err: err.message }, 'worker replacement failed'));

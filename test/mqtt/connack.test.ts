@@ -15,38 +15,49 @@ const table: Array<[Refusal, number, number | undefined]> = [
   ['server-busy', 0x89, 0x03],
   ['quota-exceeded', 0x97, 0x03],
   ['connection-rate-exceeded', 0x9f, 0x03],
+  ['internal-error', 0x80, 0x03],
 ];
 
-function expectedBytes(refusal: Refusal, level: number | undefined, v5Code: number, v3Code: number | undefined): Buffer | undefined {
+function expectedBytes(refusal: Refusal, level: number | undefined, name: string | undefined, v5Code: number, v3Code: number | undefined): Buffer | undefined {
   const v5 = Buffer.from([0x20, 0x03, 0x00, v5Code, 0x00]);
   const v3 = v3Code === undefined ? undefined : Buffer.from([0x20, 0x02, 0x00, v3Code]);
+  // An unsupported level: only 'MQTT' above 5 (a newer client) reads the 5.0 form.
+  if (refusal === 'unsupported-protocol') return name === 'MQTT' && level !== undefined && level > 5 ? v5 : v3;
   if (level === 5) return v5;
   if (level === 3 || level === 4) return v3;
-  if (refusal !== 'unsupported-protocol') return undefined;
-  return level !== undefined && level > 5 ? v5 : v3;
+  return undefined;
 }
 
-test('every refusal x level: exact bytes and reason code', () => {
+test('every refusal x level x protocol name: exact bytes and reason code', () => {
   for (const [refusal, v5Code, v3Code] of table) {
-    for (const level of [undefined, 0, 2, 3, 4, 5, 6, 0x84]) {
-      const want = expectedBytes(refusal, level, v5Code, v3Code);
-      const got = refusalConnack(refusal, level);
-      const label = `${refusal} level ${level}`;
-      if (want === undefined) {
-        assert.is(got, undefined, label);
-        assert.is(refusalReasonCode(refusal, level), undefined, label);
-      } else {
-        assert.ok(got, label);
-        assert.is(got!.toString('hex'), want.toString('hex'), label);
-        assert.is(refusalReasonCode(refusal, level), want[3], label);
+    for (const name of [undefined, 'MQTT', 'MQIsdp']) {
+      for (const level of [undefined, 0, 2, 3, 4, 5, 6, 0x84]) {
+        const want = expectedBytes(refusal, level, name, v5Code, v3Code);
+        const got = refusalConnack(refusal, level, name);
+        const label = `${refusal} ${name} level ${level}`;
+        if (want === undefined) {
+          assert.is(got, undefined, label);
+          assert.is(refusalReasonCode(refusal, level, name), undefined, label);
+        } else {
+          assert.ok(got, label);
+          assert.is(got!.toString('hex'), want.toString('hex'), label);
+          assert.is(refusalReasonCode(refusal, level, name), want[3], label);
+        }
       }
     }
   }
 });
 
+test('unsupported level: MQIsdp at level 5 gets the 3.1 form 0x01 (not 0x84); MQTT at 6 gets 0x84', () => {
+  assert.is(refusalConnack('unsupported-protocol', 5, 'MQIsdp')!.toString('hex'), '20020001');
+  assert.is(refusalConnack('unsupported-protocol', 6, 'MQIsdp')!.toString('hex'), '20020001');
+  assert.is(refusalConnack('unsupported-protocol', 6, 'MQTT')!.toString('hex'), '2003008400');
+  assert.is(refusalConnack('unsupported-protocol', 3, 'MQTT')!.toString('hex'), '20020001');
+});
+
 test('the DESIGN table: 3.1.1 unsupported 0x01, 5.0 0x84; no healthy broker 0x03 / 0x88; too large closes in 3.1.1', () => {
-  assert.is(refusalReasonCode('unsupported-protocol', 4), 0x01);
-  assert.is(refusalReasonCode('unsupported-protocol', 5), 0x84);
+  assert.is(refusalReasonCode('unsupported-protocol', 2, 'MQTT'), 0x01);
+  assert.is(refusalReasonCode('unsupported-protocol', 7, 'MQTT'), 0x84);
   assert.is(refusalReasonCode('server-unavailable', 4), 0x03);
   assert.is(refusalReasonCode('server-unavailable', 5), 0x88);
   assert.is(refusalConnack('too-large', 4), undefined);
@@ -58,7 +69,7 @@ test('the DESIGN table: 3.1.1 unsupported 0x01, 5.0 0x84; no healthy broker 0x03
 test('every CONNACK parses back with mqtt-packet as a refusal without session present', () => {
   for (const [refusal] of table) {
     for (const level of [3, 4, 5, 6]) {
-      const bytes = refusalConnack(refusal, level);
+      const bytes = refusalConnack(refusal, level, 'MQTT');
       if (bytes === undefined) continue;
       const v5 = bytes[1] === 3;
       const parsed = mqttPacketParse(bytes, v5 ? 5 : level === 3 ? 3 : 4);
@@ -67,8 +78,8 @@ test('every CONNACK parses back with mqtt-packet as a refusal without session pr
       const p = parsed.packets[0];
       if (p.cmd !== 'connack') return assert.unreachable(`${refusal} ${level}: ${p.cmd}`);
       assert.is(p.sessionPresent, false);
-      if (v5) assert.is(p.reasonCode, refusalReasonCode(refusal, level));
-      else assert.is(p.returnCode, refusalReasonCode(refusal, level));
+      if (v5) assert.is(p.reasonCode, refusalReasonCode(refusal, level, 'MQTT'));
+      else assert.is(p.returnCode, refusalReasonCode(refusal, level, 'MQTT'));
     }
   }
 });

@@ -4,13 +4,14 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { freePort } from '../helpers/ports.ts';
-import type { ForwardEnd, ForwardFn } from '../../workers/forward.ts';
+import type { ByteMeter, ForwardEnd, ForwardFn } from '../../workers/forward.ts';
 
 export type Harness = {
   port: number; // where clients connect (the proxy)
   ends: ForwardEnd[]; // one per pair, in the order they ended
   forwarding(): number; // pairs handed to the ForwardFn so far
   brokerSockets: Socket[]; // broker-side sockets, in accept order
+  meter: ByteMeter; // what the ForwardFn counted as it moved bytes (the splice addon's part: takeMoved)
   /** Resolves when `n` pairs have ended. */
   waitEnds(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -30,6 +31,7 @@ export async function startHarness(forward: ForwardFn, opts: HarnessOptions): Pr
   const ends: ForwardEnd[] = [];
   let waiter: { n: number; resolve: () => void } | undefined;
   let forwarded = 0;
+  const meter: ByteMeter = { clientToBroker: 0, brokerToClient: 0 };
   const proxySockets: Socket[] = []; // destroyed on close, so a failed test cannot hang the server close
   const broker = createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
     brokerSockets.push(s);
@@ -49,7 +51,7 @@ export async function startHarness(forward: ForwardFn, opts: HarnessOptions): Pr
         if (client.destroyed || b.destroyed) return;
         if (opts.preamble) b.write(opts.preamble);
         forwarded++;
-        void forward(client, b).then((end) => {
+        void forward(client, b, meter).then((end) => {
           ends.push(end);
           if (waiter && ends.length >= waiter.n) waiter.resolve();
         });
@@ -64,6 +66,7 @@ export async function startHarness(forward: ForwardFn, opts: HarnessOptions): Pr
     ends,
     forwarding: () => forwarded,
     brokerSockets,
+    meter,
     waitEnds(n: number, timeoutMs = 20_000) {
       if (ends.length >= n) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {

@@ -114,7 +114,7 @@ const net = require('node:net');
   const server = net.createServer({ allowHalfOpen: true }, (c) => {
     c.pause();
     const b = net.connect({ port: workerData.brokerPort, host: '127.0.0.1', allowHalfOpen: true }, () => {
-      forwardSplice(c, b).then((end) => parentPort.postMessage({ type: 'end', end }));
+      forwardSplice(c, b, { clientToBroker: 0, brokerToClient: 0 }).then((end) => parentPort.postMessage({ type: 'end', end }));
     });
   });
   parentPort.on('message', () => parentPort.postMessage({ type: 'stats', stats: splice.stats() }));

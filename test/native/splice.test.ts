@@ -6,7 +6,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ForwardEnd, ForwardFn } from '../../workers/forward.ts';
 import { forwardJs } from '../../workers/forward-js.ts';
-import { forwardSplice } from '../../workers/forward-splice.ts';
+import { forwardSplice, takeSplicedBytes } from '../../workers/forward-splice.ts';
 import { splice, spliceAvailable, spliceUnavailableReason } from '../../workers/splice-addon.ts';
 import { startHarness, openClient, receiveAll, sendAll, sha256, waitFor, delay, type Received } from './harness.ts';
 
@@ -45,6 +45,7 @@ for (const [name, forward] of impls) {
       },
     });
     try {
+      takeSplicedBytes(); // this thread's addon totals start from here
       const c = await openClient(h.port);
       await waitFor(() => h.forwarding() === 1, 'forwarding');
       const atClient = receiveAll(c);
@@ -61,6 +62,42 @@ for (const [name, forward] of impls) {
       assert.is(end.bytesClientToBroker, up.length);
       assert.is(end.bytesBrokerToClient, down.length);
       assert.ok(end.reason === 'client-closed' || end.reason === 'broker-closed', end.reason);
+      // The live counts (meter + the addon's per-thread totals) agree with the pair's end counts.
+      const [splicedUp, splicedDown] = takeSplicedBytes();
+      assert.is(h.meter.clientToBroker + splicedUp, up.length);
+      assert.is(h.meter.brokerToClient + splicedDown, down.length);
+    } finally {
+      await h.close();
+    }
+  });
+
+  t('bytes are counted while the pair lives, not only when it ends', async () => {
+    const up = randomBytes(3 * MiB);
+    const down = randomBytes(2 * MiB);
+    const atBroker = deferred<number>();
+    let brokerGot = 0;
+    const h = await startHarness(forward, {
+      onBroker: (s) => {
+        s.on('data', (d: Buffer) => { brokerGot += d.length; if (brokerGot === up.length) atBroker.resolve(brokerGot); });
+        void sendAll(s, down, false); // no FIN: the pair stays open
+      },
+    });
+    try {
+      takeSplicedBytes();
+      const c = await openClient(h.port);
+      let clientGot = 0;
+      c.on('data', (d: Buffer) => { clientGot += d.length; });
+      await waitFor(() => h.forwarding() === 1, 'forwarding');
+      await sendAll(c, up, false);
+      await atBroker.promise;
+      await waitFor(() => clientGot === down.length, 'the broker bytes at the client');
+      assert.is(h.ends.length, 0, 'the pair is still open');
+      const [splicedUp, splicedDown] = takeSplicedBytes();
+      assert.is(h.meter.clientToBroker + splicedUp, up.length);
+      assert.is(h.meter.brokerToClient + splicedDown, down.length);
+      c.destroy();
+      h.brokerSockets[0].destroy(); // half-closes pass through: both sides must go for the pair to end
+      await h.waitEnds(1);
     } finally {
       await h.close();
     }

@@ -1,0 +1,40 @@
+// What every connection of a worker shares: config, shared tables and counters, logs, timers, the data path.
+import type { Logger } from 'pino';
+import type { RateLimitedLog } from '../src/log.ts';
+import type { ResolvedConfig } from '../src/config/resolved.ts';
+import type { Counters } from '../src/metrics/counters.ts';
+import type { Admission } from '../src/limits/admission.ts';
+import type { BrokerTable } from '../src/brokers/broker-table.ts';
+import type { Selector } from '../src/balance/strategy.ts';
+import type { DeadlineEntry, DeadlineList } from '../src/timers/deadline-list.ts';
+import type { ByteMeter, ForwardFn } from './forward.ts';
+
+/** What the admin endpoint shows about a forwarded client. */
+export type ClientRecord = {
+  clientId: string;
+  username: string | undefined;
+  protocolLevel: number;
+  broker: string;
+  worker: number;
+  remote: string;
+  sinceMs: number;
+};
+
+export type WorkerContext = {
+  workerId: number;
+  config: ResolvedConfig;
+  brokerTable: BrokerTable;
+  selector: Selector;
+  counters: Counters;
+  admission: Admission;
+  log: Logger;
+  faultLog: RateLimitedLog;
+  clients: Map<number, ClientRecord>;
+  forward: ForwardFn;
+  /** Bytes forwarded by this worker, flushed to the shared counters every second. */
+  bytes: ByteMeter;
+  /** Connections in the CONNECT phase, oldest first: the CONNECT timeout, and whom max_pending evicts. */
+  pending: DeadlineList<DeadlineEntry & { expire(): void }>;
+  /** Refused connections whose CONNACK and FIN are on the way: destroyed when the linger is over. */
+  lingering: DeadlineList<DeadlineEntry & { expire(): void }>;
+};
