@@ -26,7 +26,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
     brokers,
     demo,
     balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound },
-    sticky: { capacity: c.sticky.capacity, ttlSec: Math.max(1, Math.round(c.sticky.ttl / 1000)) },
+    sticky: { capacity: c.sticky.capacity, ttlSec: Math.round(c.sticky.ttl / 1000) }, // ttl >= 1s (schema)
     limits: {
       connectTimeoutMs: c.limits.connect_timeout,
       maxConnectBytes: c.limits.max_connect_size,

@@ -70,9 +70,70 @@ test('the embedded default is a demo cluster of three brokers behind 127.0.0.1:1
   assert.ok(c.demo);
 });
 
-test('workers: auto means one per CPU', () => {
+test('workers: auto means one per CPU, at most 64', () => {
   const c = resolveConfig({ workers: 'auto', brokers: [{ name: 'a', address: '127.0.0.1:1' }] });
-  assert.ok(c.workers >= 1);
+  assert.ok(c.workers >= 1 && c.workers <= 64);
+});
+
+const brokers = [{ name: 'a', address: '127.0.0.1:1884' }];
+const messageOf = (input: Record<string, unknown>) => errorOf(() => resolveConfig({ brokers, ...input }, 'w.yaml')).message;
+
+test('workers: a whole number 1..64 or "auto", said exactly that with the value given', () => {
+  for (const [value, shown] of [[256, '256'], [1.5, '1.5'], [65, '65'], [0, '0'], [-1, '-1'], ['many', '"many"'], [Infinity, 'Infinity'], [null, 'null']] as const) {
+    const m = messageOf({ workers: value });
+    assert.ok(m.startsWith('w.yaml is invalid:\n'), m);
+    assert.ok(m.includes(`  workers: must be a whole number from 1 to 64, or "auto" (got ${shown})`), m);
+  }
+  assert.is(resolveConfig({ brokers, workers: 64 }).workers, 64);
+  assert.is(resolveConfig({ brokers, workers: 1 }).workers, 1);
+});
+
+test('timer durations: more than 0 and at most 2^31-1 ms (setTimeout turns longer into 1 ms)', () => {
+  for (const key of ['connect_timeout', 'broker_connect_timeout']) {
+    assert.match(messageOf({ limits: { [key]: '30d' } }), new RegExp(`limits\\.${key}: "30d" is too long: a timer can wait at most 2147483647ms \\(about 24\\.8 days\\); use at most 24d`));
+    assert.match(messageOf({ limits: { [key]: 2 ** 31 } }), new RegExp(`limits\\.${key}: 2147483648 is too long`));
+    assert.match(messageOf({ limits: { [key]: 0 } }), new RegExp(`limits\\.${key}: 0 is too short: must be at least 1ms`));
+    assert.match(messageOf({ limits: { [key]: '0s' } }), new RegExp(`limits\\.${key}: "0s" is too short`));
+  }
+  const c = resolveConfig({ brokers, limits: { connect_timeout: '24d', broker_connect_timeout: 2 ** 31 - 1 } });
+  assert.is(c.limits.connectTimeoutMs, 24 * 86_400_000);
+  assert.is(c.limits.brokerConnectTimeoutMs, 2 ** 31 - 1);
+});
+
+test('durations and sizes from YAML: 1e400 (Infinity), .nan and negatives say what is wrong', () => {
+  const m = errorOf(() => parseConfigText(`
+brokers: [{ name: a, address: 127.0.0.1:1884 }]
+sticky: { ttl: .nan }
+limits: { connect_timeout: 1e400, broker_connect_timeout: -5s, max_connect_size: -1 }
+`, 'n.yaml')).message;
+  assert.match(m, /sticky\.ttl: not a duration: NaN/);
+  assert.match(m, /limits\.connect_timeout: duration too large: Infinity/);
+  assert.match(m, /limits\.broker_connect_timeout: negative duration: "-5s"/);
+  assert.match(m, /limits\.max_connect_size: negative size: -1/);
+  assert.match(messageOf({ limits: { max_connect_size: [1] } }), /limits\.max_connect_size: not a size: a list/);
+  assert.match(messageOf({ limits: { max_connect_size: '1GiB' } }), /limits\.max_connect_size: "1GiB" is out of range: must be from 64B to 256MiB/);
+});
+
+test('sticky.ttl: whole seconds from 1s to 365d (pins age as an int32 count of seconds)', () => {
+  assert.match(messageOf({ sticky: { ttl: '400d' } }), /sticky\.ttl: "400d" is too long: pins live at most 365d/);
+  assert.match(messageOf({ sticky: { ttl: '500ms' } }), /sticky\.ttl: "500ms" is too short: must be at least 1s/);
+  assert.match(messageOf({ sticky: { ttl: 0 } }), /sticky\.ttl: 0 is too short/);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '365d' } }).sticky.ttlSec, 365 * 86_400);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '1400ms' } }).sticky.ttlSec, 1);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '1s' } }).sticky.ttlSec, 1);
+});
+
+test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
+  const m = messageOf({ listeners: [{ bind: '127.0.0.1:1883' }, { bind: ':0' }], admin: { bind: '127.0.0.1:0' }, brokers: [{ name: 'a', address: '127.0.0.1:0' }] });
+  assert.match(m, /listeners\[1\]\.bind: port 0 would make each worker thread listen on a different random port: give a fixed port 1-65535/);
+  assert.match(m, /admin\.bind: port 0 would make the admin endpoint listen on a random port/);
+  assert.match(m, /brokers\[0\]\.address: port 0 is not a port a broker listens on/);
+  assert.not.match(m, /listeners\[0\]/);
+});
+
+test('demo broker ports must fit below 65536', () => {
+  assert.match(errorOf(() => resolveConfig({ demo: { brokers: 3, first_port: 65534 } })).message, /demo\.first_port: 3 demo brokers from port 65534 would need ports past 65535/);
+  assert.is(resolveConfig({ demo: { brokers: 2, first_port: 65534 } }).brokers[1].port, 65535);
 });
 
 test.run();
