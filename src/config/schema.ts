@@ -53,7 +53,7 @@ function size(minBytes: number, maxBytes: number, range: string) {
   });
 }
 
-/** host:port Sluice listens on. */
+/** host:port Sluice listens on; an empty host (":1883") is every address, IPv6 and IPv4. */
 function listenAddress(portZero: string) {
   return z.string().transform((v, ctx) => {
     const hp = parseHostPort(v);
@@ -73,8 +73,9 @@ const brokerAddress = z.string().transform((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: `not host:port: ${showValue(v)} (use e.g. 127.0.0.1:1883)` });
     return z.NEVER;
   }
+  if (hp.host === undefined) ctx.addIssue({ code: 'custom', message: `${showValue(v)} has no host: a broker address needs one (e.g. 127.0.0.1${v.trim()})` });
   if (hp.port === 0) ctx.addIssue({ code: 'custom', message: 'port 0 is not a port a broker listens on: give its port 1-65535' });
-  return { address: v, host: hp.host, port: hp.port };
+  return { address: v, host: hp.host ?? '', port: hp.port };
 });
 
 const listener = z.strictObject({ bind: listenAddress('would make each worker thread listen on a different random port') });

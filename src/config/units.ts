@@ -77,11 +77,14 @@ export function formatDurationMs(ms: number): string {
   return `${ms}ms`;
 }
 
-/** "127.0.0.1:1883" / "[::1]:1883" / ":1883" -> host and port. */
-export function parseHostPort(value: string): { host: string; port: number } | undefined {
+/**
+ * "127.0.0.1:1883" / "[::1]:1883" / "localhost:1883" / ":1883" -> host and port. An empty host
+ * (":1883") comes back as undefined: all addresses. Port 0 is returned as is (callers refuse it).
+ */
+export function parseHostPort(value: string): { host: string | undefined; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
   if (!m) return undefined;
   const port = Number(m[3]);
   if (port > 65535) return undefined;
-  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  return { host: m[1] ?? (m[2] || undefined), port };
 }

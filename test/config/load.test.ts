@@ -131,9 +131,16 @@ test('port 0 is refused for listeners, admin and brokers, with the key path', ()
   assert.not.match(m, /listeners\[0\]/);
 });
 
-test('demo broker ports must fit below 65536', () => {
+test('a broker address needs a host; demo broker ports must fit below 65536', () => {
+  assert.match(messageOf({ brokers: [{ name: 'a', address: ':1884' }] }), /brokers\[0\]\.address: ":1884" has no host: a broker address needs one \(e\.g\. 127\.0\.0\.1:1884\)/);
   assert.match(errorOf(() => resolveConfig({ demo: { brokers: 3, first_port: 65534 } })).message, /demo\.first_port: 3 demo brokers from port 65534 would need ports past 65535/);
   assert.is(resolveConfig({ demo: { brokers: 2, first_port: 65534 } }).brokers[1].port, 65535);
+});
+
+test(':port listens on every address: the resolved listener has no host (dual stack), not 0.0.0.0', () => {
+  const c = resolveConfig({ brokers, listeners: [{ bind: ':1883' }], admin: { bind: ':9100' } });
+  assert.equal(c.listeners[0].bind, { address: ':1883', host: undefined, port: 1883 });
+  assert.equal(c.admin?.bind, { address: ':9100', host: undefined, port: 9100 });
 });
 
 test.run();

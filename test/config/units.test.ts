@@ -26,7 +26,10 @@ test('sizes', () => {
 test('host:port', () => {
   assert.equal(parseHostPort('127.0.0.1:1883'), { host: '127.0.0.1', port: 1883 });
   assert.equal(parseHostPort('[::1]:8883'), { host: '::1', port: 8883 });
-  assert.equal(parseHostPort(':1883'), { host: '0.0.0.0', port: 1883 });
+  // An empty host is every address (dual stack), not 0.0.0.0 (IPv4 only).
+  assert.equal(parseHostPort(':1883'), { host: undefined, port: 1883 });
+  assert.equal(parseHostPort('localhost:1883'), { host: 'localhost', port: 1883 });
+  assert.equal(parseHostPort('127.0.0.1:0'), { host: '127.0.0.1', port: 0 }, 'port 0 parses; the schema refuses it');
   assert.is(parseHostPort('127.0.0.1'), undefined);
   assert.is(parseHostPort('127.0.0.1:70000'), undefined);
 });
