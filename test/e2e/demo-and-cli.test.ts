@@ -56,6 +56,8 @@ test('a bad config file refuses to start with the key path and reason, exit 2', 
 const refusedConfigs: [name: string, content: string, expected: RegExp][] = [
   ['workers-256.yaml', 'workers: 256\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /workers-256\.yaml is invalid:\n {2}workers: must be a whole number from 1 to 64, or "auto" \(got 256\)/],
   ['timeout-30d.yaml', 'limits: { connect_timeout: 30d }\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /timeout-30d\.yaml is invalid:\n {2}limits\.connect_timeout: "30d" is too long: .*at most 24d/],
+  ['same-listener.yaml', 'listeners: [{ bind: "127.0.0.1:1883" }, { bind: "localhost:1883" }]\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n',
+    /same-listener\.yaml is invalid:\n {2}listeners\[1\]\.bind: localhost:1883 is the same address as listeners\[0\]\.bind \(127\.0\.0\.1:1883\)/],
 ];
 
 for (const [name, content, expected] of refusedConfigs) {
