@@ -1,9 +1,13 @@
 // Unit tests: config validation gives the path of every bad key and why; defaults and units resolve.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfigText, resolveConfig } from '../../src/config/load.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, parseConfigText, resolveConfig } from '../../src/config/load.ts';
 import { embeddedConfigText } from '../../src/config/embedded.ts';
 import { SluiceError } from '../../src/errors.ts';
+import { mulberry32 } from '../helpers/random.ts';
 
 function errorOf(fn: () => unknown): SluiceError {
   try { fn(); } catch (err) { assert.instance(err, SluiceError); return err as SluiceError; }
@@ -141,6 +145,96 @@ test(':port listens on every address: the resolved listener has no host (dual st
   const c = resolveConfig({ brokers, listeners: [{ bind: ':1883' }], admin: { bind: ':9100' } });
   assert.equal(c.listeners[0].bind, { address: ':1883', host: undefined, port: 1883 });
   assert.equal(c.admin?.bind, { address: ':9100', host: undefined, port: 9100 });
+});
+
+const bomb = `
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+`;
+
+test('a YAML alias bomb (billion laughs) is SLUICE_ERR_CONFIG, not a ReferenceError', () => {
+  const e = errorOf(() => parseConfigText(bomb, 'bomb.yaml'));
+  assert.is(e.code, 'SLUICE_ERR_CONFIG');
+  assert.match(e.message, /^bomb\.yaml is invalid:\n {2}\(file\): YAML aliases expand too far/);
+  // Ordinary anchors still work.
+  const c = parseConfigText('brokers:\n  - { name: a, address: 127.0.0.1:1884, weight: &w 3 }\n  - { name: b, address: 127.0.0.1:1885, weight: *w }\n', 'ok.yaml');
+  assert.equal(c.brokers.map((b) => b.weight), [3, 3]);
+});
+
+test('no YAML text throws anything but SLUICE_ERR_CONFIG out of parseConfigText', () => {
+  const nasty = [
+    '['.repeat(50_000) + ']'.repeat(50_000), // deep nesting
+    Array.from({ length: 5000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n'),
+    'workers: &a [*a]', // an alias of its own parent: a cyclic value
+    'brokers: &a [{ name: a, address: *a }]',
+    'workers: *nowhere',
+    'workers: !!int x', 'workers: !custom 1', 'a: 1\n---\nb: 2\n',
+    'workers: !!binary aGVsbG8=', '%YAML 1.1\n---\nworkers: !!set { 1 }\nbrokers: !!omap [ a: 1 ]\n',
+    '%YAML 1.1\n---\nx: &x { workers: 2 }\n<<: *x\n', '? [a, b]\n: 1\n', '__proto__: { workers: 2 }\n',
+    'workers: 1\u0000\n', 'workers: "\ud800"\n', '\ufeffworkers: 1\n', '\t\u0007: \u001b', '&a', '*a', '!', '%', '---\n...\n---',
+  ];
+  const rand = mulberry32(10);
+  const example = embeddedConfigText;
+  const alphabet = [...'[]{}:,-?&*!|>%@`\'"#\n \t0123456789.ax\\'];
+  for (let i = 0; i < 1500; i++) {
+    // Random edits of a valid config: inserted, deleted and replaced characters.
+    let t = example;
+    for (let k = 1 + Math.floor(rand() * 4); k > 0; k--) {
+      const at = Math.floor(rand() * (t.length + 1));
+      const ch = alphabet[Math.floor(rand() * alphabet.length)];
+      const op = rand();
+      t = op < 0.4 ? t.slice(0, at) + ch + t.slice(at) : op < 0.7 ? t.slice(0, at) + t.slice(at + 1) : t.slice(0, at) + ch + t.slice(at + 1);
+    }
+    nasty.push(t);
+  }
+  for (const text of nasty) {
+    try {
+      parseConfigText(text, 'fuzz.yaml');
+    } catch (err) {
+      assert.instance(err, SluiceError, `${JSON.stringify(text.slice(0, 80))} threw ${(err as Error)?.stack}`);
+      assert.is((err as SluiceError).code, 'SLUICE_ERR_CONFIG');
+      assert.ok((err as Error).message.startsWith('fuzz.yaml '), (err as Error).message);
+    }
+  }
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-load-'));
+const goodYaml = 'brokers: [{ name: a, address: 127.0.0.1:1884 }]\n';
+const fileError = (name: string, content: string | Uint8Array) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return errorOf(() => loadConfigFile(path)).message.replace(path, name);
+};
+
+test('a config file over 1 MiB is refused before parsing, with its size', () => {
+  const oversized = goodYaml + `#${'x'.repeat(1024 * 1024)}\n`;
+  assert.is(fileError('big.yaml', oversized), `big.yaml is invalid:\n  (file): ${oversized.length} bytes (1 MiB) is too large: a config file is at most 1048576 bytes (1 MiB)`);
+  assert.match(fileError('huge.yaml', `#${'x'.repeat(3 * 1024 * 1024)}`), /3145729 bytes \(3 MiB\) is too large/);
+  // Exactly the limit is fine.
+  const atLimit = join(dir, 'at-limit.yaml');
+  writeFileSync(atLimit, goodYaml + `#${'x'.repeat(1024 * 1024 - goodYaml.length - 2)}\n`);
+  assert.is(loadConfigFile(atLimit).brokers.length, 1);
+  // A device or pipe has no size up front: at most one byte past the limit is read.
+  assert.match(errorOf(() => loadConfigFile('/dev/zero')).message, /^\/dev\/zero is invalid:\n {2}\(file\): more than 1048576 bytes \(1 MiB\) is too large for a config file$/);
+});
+
+test('a file that is not UTF-8 text is refused with where it goes wrong', () => {
+  assert.is(fileError('nul.yaml', `${goodYaml}workers: 1\0\n`), `nul.yaml is invalid:\n  (file): a NUL byte at line 2 (byte ${goodYaml.length + 10}): a config file is UTF-8 text`);
+  assert.is(fileError('latin1.yaml', Buffer.concat([Buffer.from(`${goodYaml}# caf`), Buffer.from([0xe9]), Buffer.from('\n')])),
+    'latin1.yaml is invalid:\n  (file): not UTF-8 text: line 2 has bytes that are not UTF-8');
+  assert.is(fileError('utf16.yaml', Buffer.from(`\ufeff${goodYaml}`, 'utf16le')), 'utf16.yaml is invalid:\n  (file): UTF-16 text: save it as UTF-8');
+  // UTF-8 itself, with a byte order mark or not, is fine.
+  const bom = join(dir, 'bom.yaml');
+  writeFileSync(bom, `\ufeff${goodYaml}# café ✓\n`);
+  assert.is(loadConfigFile(bom).brokers[0].name, 'a');
+  assert.match(errorOf(() => loadConfigFile(dir)).message, /cannot read config file .*EISDIR/);
 });
 
 test.run();

@@ -53,7 +53,11 @@ test('a bad config file refuses to start with the key path and reason, exit 2', 
 });
 
 // Values that pass a loose schema but break the run: each is refused up front, exit 2, no stack trace.
+const billionLaughs = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n') + '\n';
 const refusedConfigs: [name: string, content: string, expected: RegExp][] = [
+  ['alias-bomb.yaml', billionLaughs, /alias-bomb\.yaml is invalid:\n {2}\(file\): YAML aliases expand too far/],
+  ['oversized.yaml', `brokers: [{ name: a, address: "127.0.0.1:1884" }]\n#${'x'.repeat(2 * 1024 * 1024)}\n`, /oversized\.yaml is invalid:\n {2}\(file\): 2097204 bytes \(2 MiB\) is too large: a config file is at most 1048576 bytes \(1 MiB\)/],
   ['workers-256.yaml', 'workers: 256\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /workers-256\.yaml is invalid:\n {2}workers: must be a whole number from 1 to 64, or "auto" \(got 256\)/],
   ['timeout-30d.yaml', 'limits: { connect_timeout: 30d }\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /timeout-30d\.yaml is invalid:\n {2}limits\.connect_timeout: "30d" is too long: .*at most 24d/],
   ['same-listener.yaml', 'listeners: [{ bind: "127.0.0.1:1883" }, { bind: "localhost:1883" }]\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n',
