@@ -1,6 +1,7 @@
 // The `sluice` command: run the balancer, check a config, or print help.
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseConfigText } from './config/load.ts';
+import { describeListenHost, resolveListenerAddresses } from './config/listeners.ts';
 import { embeddedConfigText } from './config/embedded.ts';
 import type { ResolvedConfig } from './config/resolved.ts';
 import { SluiceError } from './errors.ts';
@@ -37,7 +38,10 @@ async function main(argv: string[]): Promise<number> {
 
   let config: ResolvedConfig;
   try {
-    config = values.config ? loadConfigFile(values.config) : parseConfigText(embeddedConfigText, 'embedded default config');
+    const source = values.config ?? 'embedded default config';
+    config = values.config ? loadConfigFile(values.config) : parseConfigText(embeddedConfigText, source);
+    // Names become IPs here, once, so every worker binds the same address and duplicates are caught.
+    config = await resolveListenerAddresses(config, source);
   } catch (err) {
     if (err instanceof SluiceError) { process.stderr.write(`sluice: ${err.code}: ${err.message}\n`); return 2; }
     throw err;
@@ -68,7 +72,10 @@ function describe(c: ResolvedConfig, source: string): string {
   const lines = [
     `config ${source}: OK`,
     `workers: ${c.workers} (each listens with reusePort)`,
-    ...c.listeners.map((l) => `listen: ${l.bind.address}`),
+    ...c.listeners.map((l) => {
+      const where = describeListenHost(l.bind); // the IP a name resolved to, or what a wildcard covers
+      return l.bind.address.includes(where) ? `listen: ${l.bind.address}` : `listen: ${l.bind.address} (${where})`;
+    }),
     c.demo ? `demo cluster: ${c.demo.brokers} in-process brokers on ${c.demo.host}:${c.demo.firstPort}-${c.demo.firstPort + c.demo.brokers - 1}` : '',
     ...c.brokers.map((b) => `broker ${b.name}: ${b.address} weight ${b.weight}${b.weight === 0 ? ' (drained: never chosen)' : ''}`),
     `balance: ${c.balance.strategy}, key = first non-empty of [${c.balance.key.join(', ')}]` +

@@ -88,6 +88,7 @@ async function listenAll(): Promise<void> {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         // reusePort: every worker binds the same address and the kernel spreads new connections.
+        // host is an IP (the primary resolved names), or undefined for ":port": "::" dual stack, 0.0.0.0 without IPv6.
         server.listen({ host: l.bind.host, port: l.bind.port, reusePort: true, backlog: 4096 }, () => {
           server.off('error', reject);
           resolve();

@@ -1,7 +1,8 @@
 // Loads a config file (YAML), validates it, and resolves it to the units the code uses.
-import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
-import { configError } from '../errors.ts';
+import { configError, SluiceError } from '../errors.ts';
 import { configSchema } from './schema.ts';
 import type { BrokerConfig, ResolvedConfig } from './resolved.ts';
 
@@ -26,7 +27,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
     brokers,
     demo,
     balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound },
-    sticky: { capacity: c.sticky.capacity, ttlSec: Math.max(1, Math.round(c.sticky.ttl / 1000)) },
+    sticky: { capacity: c.sticky.capacity, ttlSec: Math.round(c.sticky.ttl / 1000) }, // ttl >= 1s (schema)
     limits: {
       connectTimeoutMs: c.limits.connect_timeout,
       maxConnectBytes: c.limits.max_connect_size,
@@ -43,23 +44,106 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
   };
 }
 
+/** Config files are a few KiB; a larger file is a mistake (a log, a binary), refused before parsing. */
+export const maxConfigBytes = 1024 * 1024;
+/** YAML alias uses allowed (the yaml package's count, weighted by what each alias expands to). */
+export const maxYamlAliasCount = 100;
+
 /** Reads and validates a YAML config file; YAML syntax errors carry line and column. */
 export function loadConfigFile(path: string): ResolvedConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw configError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  return parseConfigText(text, path);
+  return parseConfigText(readConfigText(path), path);
 }
 
-export function parseConfigText(text: string, source: string): ResolvedConfig {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw configError(`${source} is not valid YAML:\n${doc.errors.map((e) => `  ${e.message}`).join('\n')}`);
+/** Reads a config file as UTF-8 text: at most maxConfigBytes, no NUL bytes, valid UTF-8. */
+export function readConfigText(path: string): string {
+  let fd: number | undefined;
+  let bytes: Buffer;
+  try {
+    fd = openSync(path, 'r');
+    const stat = fstatSync(fd);
+    if (stat.isFile() && stat.size > maxConfigBytes) throw fileError(path, `${formatBytes(stat.size)} is too large: a config file is at most ${formatBytes(maxConfigBytes)}`);
+    // Read at most one byte past the limit: a pipe or a device (/dev/zero) has no size to check first.
+    const buf = Buffer.alloc(maxConfigBytes + 1);
+    let length = 0;
+    while (length < buf.length) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > maxConfigBytes) throw fileError(path, `more than ${formatBytes(maxConfigBytes)} is too large for a config file`);
+    bytes = buf.subarray(0, length);
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    throw configError(`cannot read config file ${path}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return resolveConfig(doc.toJS(), source);
+  return decodeConfigText(bytes, path);
+}
+
+/** UTF-8 bytes -> text (a leading BOM dropped); a binary or UTF-16 file is refused with where it goes wrong. */
+export function decodeConfigText(bytes: Uint8Array, source: string): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff)) {
+    throw fileError(source, 'UTF-16 text: save it as UTF-8');
+  }
+  const nul = buf.indexOf(0);
+  if (nul >= 0) throw fileError(source, `a NUL byte at line ${lineOf(buf, nul)} (byte ${nul}): a config file is UTF-8 text`);
+  if (!isUtf8(buf)) {
+    // A newline byte is never part of a multi-byte UTF-8 sequence, so checking line by line is exact.
+    let line = 1;
+    for (let from = 0; ; line++) {
+      const newline = buf.indexOf(0x0a, from);
+      if (newline === -1 || !isUtf8(buf.subarray(from, newline))) break;
+      from = newline + 1;
+    }
+    throw fileError(source, `not UTF-8 text: line ${line} has bytes that are not UTF-8`);
+  }
+  return new TextDecoder('utf-8').decode(buf);
+}
+
+/** YAML text -> ResolvedConfig. Whatever the text, the only error that leaves is SLUICE_ERR_CONFIG. */
+export function parseConfigText(text: string, source: string): ResolvedConfig {
+  try {
+    // logLevel error: a warning is an error here (listed below), never a line on stderr.
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+    const problems = [...doc.errors, ...doc.warnings];
+    if (problems.length > 0) {
+      throw configError(`${source} is not valid YAML:\n${problems.map((e) => `  ${e.message}`).join('\n')}`);
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: maxYamlAliasCount });
+    } catch (err) {
+      if (err instanceof ReferenceError && /alias count/i.test(err.message)) {
+        throw fileError(source, `YAML aliases expand too far (more than ${maxYamlAliasCount} alias uses, counted by size, as in a "billion laughs" bomb): write the values out`);
+      }
+      throw err;
+    }
+    return resolveConfig(value, source);
+  } catch (err) {
+    if (err instanceof SluiceError) throw err;
+    // Anything else the YAML library (or a value it built) throws: still a bad file, not a crash.
+    const message = err instanceof Error ? err.message : String(err);
+    const reason = err instanceof RangeError && /call stack/i.test(message) ? 'nested too deeply' : message;
+    throw configError(`${source} is not valid YAML:\n  ${reason}`, { cause: err });
+  }
+}
+
+/** A problem with the file as a whole, in the same shape as a key's: "<file> is invalid:\n  (file): ...". */
+function fileError(source: string, reason: string): SluiceError {
+  return configError(`${source} is invalid:\n  (file): ${reason}`);
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1024 ** 2) return `${n} bytes (${+(n / 1024 ** 2).toFixed(1)} MiB)`;
+  return `${n} bytes`;
+}
+
+function lineOf(buf: Buffer, offset: number): number {
+  let line = 1;
+  for (let i = buf.indexOf(0x0a); i !== -1 && i < offset; i = buf.indexOf(0x0a, i + 1)) line++;
+  return line;
 }
 
 function formatPath(path: PropertyKey[]): string {

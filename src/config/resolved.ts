@@ -4,10 +4,16 @@ import type { StrategyName } from '../balance/strategy.ts';
 
 export type Endpoint = { address: string; host: string; port: number };
 export type BrokerConfig = Endpoint & { name: string; weight: number };
+/**
+ * An address Sluice listens on, `address` as written. host undefined = every address: Node listens
+ * on `::` dual stack (IPv6 and IPv4), or 0.0.0.0 where the machine has no IPv6. After
+ * resolveListenerAddresses (listeners.ts) a host is always an IP address, never a name.
+ */
+export type ListenEndpoint = { address: string; host: string | undefined; port: number };
 
 export type ResolvedConfig = {
   workers: number;
-  listeners: { bind: Endpoint }[];
+  listeners: { bind: ListenEndpoint }[];
   brokers: BrokerConfig[];
   demo: { brokers: number; host: string; firstPort: number } | undefined;
   balance: { strategy: StrategyName; key: KeySource[]; loadBound: number };
@@ -21,7 +27,7 @@ export type ResolvedConfig = {
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
   };
-  admin: { bind: Endpoint } | undefined;
+  admin: { bind: ListenEndpoint } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

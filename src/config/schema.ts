@@ -1,7 +1,7 @@
 // The config file's schema (zod): every key of the public contract, defaults, units, cross-field rules.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { parseDurationMs, parseHostPort, parseSizeBytes } from './units.ts';
+import { formatDurationMs, parseHostPort, readDurationMs, readSizeBytes, showValue } from './units.ts';
 
 export const strategyNames = [
   'random', 'round-robin', 'weighted-round-robin', 'least-connections', 'consistent-hash', 'sticky',
@@ -10,46 +10,94 @@ export const keySources = ['client-id', 'username', 'source-address'] as const;
 export type KeySource = (typeof keySources)[number];
 
 const maxBrokers = 256;
+const maxStickyTtlMs = 365 * 86_400_000;
 
-const duration = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const ms = parseDurationMs(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a duration: ${JSON.stringify(v)} (use e.g. 500ms, 10s, 2h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** Longest wait a Node timer honours: setTimeout turns anything longer into 1 ms. */
+export const maxTimerMs = 2 ** 31 - 1;
+export const maxWorkers = 64;
 
-const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
-  const bytes = parseSizeBytes(v);
-  if (bytes === undefined) {
-    ctx.addIssue({ code: 'custom', message: `not a size: ${JSON.stringify(v)} (use e.g. 65536, 64KiB, 1MiB)` });
-    return z.NEVER;
-  }
-  return bytes;
-});
+/** A string or any number, Infinity and NaN included, so the unit parser can say what is wrong with it. */
+function stringOrNumber(what: string, example: string) {
+  return z.custom<string | number>((v) => typeof v === 'string' || typeof v === 'number', {
+    error: (i) => `not a ${what}: ${showValue(i.input)} ${example}`,
+  });
+}
 
-const hostPort = z.string().transform((v, ctx) => {
+/** A duration in ms, between minMs and maxMs; `tooLong` explains the upper bound. */
+function duration(minMs: number, maxMs: number, tooLong: string) {
+  return stringOrNumber('duration', '(use e.g. 500ms, 10s, 2h)').transform((v, ctx) => {
+    const r = readDurationMs(v);
+    if (!r.ok) {
+      ctx.addIssue({ code: 'custom', message: r.reason });
+      return z.NEVER;
+    }
+    if (r.value < minMs) ctx.addIssue({ code: 'custom', message: `${showValue(v)} is too short: must be at least ${formatDurationMs(minMs)}` });
+    else if (r.value > maxMs) ctx.addIssue({ code: 'custom', message: `${showValue(v)} is too long: ${tooLong}` });
+    return r.value;
+  });
+}
+
+/** A duration a timer waits for (setTimeout): at least 1 ms, at most 2^31-1 ms. */
+const timerDuration = duration(1, maxTimerMs, `a timer can wait at most ${maxTimerMs}ms (about 24.8 days); use at most 24d`);
+
+/** A size in bytes, between minBytes and maxBytes; `range` says so in words. */
+function size(minBytes: number, maxBytes: number, range: string) {
+  return stringOrNumber('size', '(use e.g. 65536, 64KiB, 1MiB)').transform((v, ctx) => {
+    const r = readSizeBytes(v);
+    if (!r.ok) {
+      ctx.addIssue({ code: 'custom', message: r.reason });
+      return z.NEVER;
+    }
+    if (r.value < minBytes || r.value > maxBytes) ctx.addIssue({ code: 'custom', message: `${showValue(v)} is out of range: must be ${range}` });
+    return r.value;
+  });
+}
+
+/** host:port Sluice listens on; an empty host (":1883") is every address, IPv6 and IPv4. */
+function listenAddress(portZero: string) {
+  return z.string().transform((v, ctx) => {
+    const hp = parseHostPort(v);
+    if (!hp) {
+      ctx.addIssue({ code: 'custom', message: `not host:port: ${showValue(v)} (use e.g. 127.0.0.1:1883, [::1]:1883 or :1883)` });
+      return z.NEVER;
+    }
+    if (hp.port === 0) ctx.addIssue({ code: 'custom', message: `port 0 ${portZero}: give a fixed port 1-65535` });
+    return { address: v, host: hp.host, port: hp.port };
+  });
+}
+
+/** host:port of a broker Sluice connects to. */
+const brokerAddress = z.string().transform((v, ctx) => {
   const hp = parseHostPort(v);
   if (!hp) {
-    ctx.addIssue({ code: 'custom', message: `not host:port: ${JSON.stringify(v)} (use e.g. 127.0.0.1:1883)` });
+    ctx.addIssue({ code: 'custom', message: `not host:port: ${showValue(v)} (use e.g. 127.0.0.1:1883)` });
     return z.NEVER;
   }
-  return { address: v, ...hp };
+  if (hp.host === undefined) ctx.addIssue({ code: 'custom', message: `${showValue(v)} has no host: a broker address needs one (e.g. 127.0.0.1${v.trim()})` });
+  if (hp.port === 0) ctx.addIssue({ code: 'custom', message: 'port 0 is not a port a broker listens on: give its port 1-65535' });
+  return { address: v, host: hp.host ?? '', port: hp.port };
 });
 
-const listener = z.strictObject({ bind: hostPort });
+const listener = z.strictObject({ bind: listenAddress('would make each worker thread listen on a different random port') });
+
+const workersMessage = `must be a whole number from 1 to ${maxWorkers}, or "auto"`;
+const workers = z.union([z.literal('auto'), z.number()], { error: (i) => `${workersMessage} (got ${showValue(i.input)})` })
+  .transform((w, ctx) => {
+    // auto: one per CPU, within the same bound as a number.
+    if (w === 'auto') return Math.min(maxWorkers, availableParallelism());
+    if (!Number.isInteger(w) || w < 1 || w > maxWorkers) ctx.addIssue({ code: 'custom', message: `${workersMessage} (got ${showValue(w)})` });
+    return w;
+  });
 
 const broker = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
-  address: hostPort,
+  address: brokerAddress,
   weight: z.number().int().min(0).max(1000).default(1),
 });
 
 export const configSchema = z
   .strictObject({
-    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1)
-      .transform((w) => (w === 'auto' ? availableParallelism() : w)),
+    workers: workers.default(1),
     listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 } }]),
     brokers: z.array(broker).max(maxBrokers).default([]),
     demo: z.strictObject({
@@ -64,18 +112,19 @@ export const configSchema = z
     }).prefault({}),
     sticky: z.strictObject({
       capacity: z.number().int().min(16).max(1 << 26).default(1 << 20),
-      ttl: duration.default(2 * 3_600_000),
+      // Pins age in whole seconds (an int32 difference of seconds, src/sticky/table.ts); a year is plenty.
+      ttl: duration(1000, maxStickyTtlMs, `pins live at most ${formatDurationMs(maxStickyTtlMs)}`).default(2 * 3_600_000),
     }).prefault({}),
     limits: z.strictObject({
-      connect_timeout: duration.default(10_000),
-      max_connect_size: size.pipe(z.number().min(64).max(256 * 1024 * 1024)).default(64 * 1024),
-      broker_connect_timeout: duration.default(5_000),
+      connect_timeout: timerDuration.default(10_000),
+      max_connect_size: size(64, 256 * 1024 ** 2, 'from 64B to 256MiB').default(64 * 1024),
+      broker_connect_timeout: timerDuration.default(5_000),
       max_connections: z.number().int().min(1).default(1_000_000),
       max_pending: z.number().int().min(1).optional(),
       connect_rate: z.number().min(0).default(0),
       connect_burst: z.number().int().min(1).optional(),
     }).prefault({}),
-    admin: z.strictObject({ bind: hostPort }).optional(),
+    admin: z.strictObject({ bind: listenAddress('would make the admin endpoint listen on a random port') }).optional(),
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -87,6 +136,9 @@ export const configSchema = z
     }
     if (c.brokers.length > 0 && c.demo) {
       ctx.addIssue({ code: 'custom', path: ['demo'], message: 'demo: makes its own brokers; remove brokers: or demo:' });
+    }
+    if (c.demo && c.demo.first_port + c.demo.brokers - 1 > 65535) {
+      ctx.addIssue({ code: 'custom', path: ['demo', 'first_port'], message: `${c.demo.brokers} demo brokers from port ${c.demo.first_port} would need ports past 65535` });
     }
     const seenNames = new Map<string, number>();
     const seenAddresses = new Map<string, number>();

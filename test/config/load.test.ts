@@ -1,9 +1,13 @@
 // Unit tests: config validation gives the path of every bad key and why; defaults and units resolve.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseConfigText, resolveConfig } from '../../src/config/load.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigFile, parseConfigText, resolveConfig } from '../../src/config/load.ts';
 import { embeddedConfigText } from '../../src/config/embedded.ts';
 import { SluiceError } from '../../src/errors.ts';
+import { mulberry32 } from '../helpers/random.ts';
 
 function errorOf(fn: () => unknown): SluiceError {
   try { fn(); } catch (err) { assert.instance(err, SluiceError); return err as SluiceError; }
@@ -70,9 +74,167 @@ test('the embedded default is a demo cluster of three brokers behind 127.0.0.1:1
   assert.ok(c.demo);
 });
 
-test('workers: auto means one per CPU', () => {
+test('workers: auto means one per CPU, at most 64', () => {
   const c = resolveConfig({ workers: 'auto', brokers: [{ name: 'a', address: '127.0.0.1:1' }] });
-  assert.ok(c.workers >= 1);
+  assert.ok(c.workers >= 1 && c.workers <= 64);
+});
+
+const brokers = [{ name: 'a', address: '127.0.0.1:1884' }];
+const messageOf = (input: Record<string, unknown>) => errorOf(() => resolveConfig({ brokers, ...input }, 'w.yaml')).message;
+
+test('workers: a whole number 1..64 or "auto", said exactly that with the value given', () => {
+  for (const [value, shown] of [[256, '256'], [1.5, '1.5'], [65, '65'], [0, '0'], [-1, '-1'], ['many', '"many"'], [Infinity, 'Infinity'], [null, 'null']] as const) {
+    const m = messageOf({ workers: value });
+    assert.ok(m.startsWith('w.yaml is invalid:\n'), m);
+    assert.ok(m.includes(`  workers: must be a whole number from 1 to 64, or "auto" (got ${shown})`), m);
+  }
+  assert.is(resolveConfig({ brokers, workers: 64 }).workers, 64);
+  assert.is(resolveConfig({ brokers, workers: 1 }).workers, 1);
+});
+
+test('timer durations: more than 0 and at most 2^31-1 ms (setTimeout turns longer into 1 ms)', () => {
+  for (const key of ['connect_timeout', 'broker_connect_timeout']) {
+    assert.match(messageOf({ limits: { [key]: '30d' } }), new RegExp(`limits\\.${key}: "30d" is too long: a timer can wait at most 2147483647ms \\(about 24\\.8 days\\); use at most 24d`));
+    assert.match(messageOf({ limits: { [key]: 2 ** 31 } }), new RegExp(`limits\\.${key}: 2147483648 is too long`));
+    assert.match(messageOf({ limits: { [key]: 0 } }), new RegExp(`limits\\.${key}: 0 is too short: must be at least 1ms`));
+    assert.match(messageOf({ limits: { [key]: '0s' } }), new RegExp(`limits\\.${key}: "0s" is too short`));
+  }
+  const c = resolveConfig({ brokers, limits: { connect_timeout: '24d', broker_connect_timeout: 2 ** 31 - 1 } });
+  assert.is(c.limits.connectTimeoutMs, 24 * 86_400_000);
+  assert.is(c.limits.brokerConnectTimeoutMs, 2 ** 31 - 1);
+});
+
+test('durations and sizes from YAML: 1e400 (Infinity), .nan and negatives say what is wrong', () => {
+  const m = errorOf(() => parseConfigText(`
+brokers: [{ name: a, address: 127.0.0.1:1884 }]
+sticky: { ttl: .nan }
+limits: { connect_timeout: 1e400, broker_connect_timeout: -5s, max_connect_size: -1 }
+`, 'n.yaml')).message;
+  assert.match(m, /sticky\.ttl: not a duration: NaN/);
+  assert.match(m, /limits\.connect_timeout: duration too large: Infinity/);
+  assert.match(m, /limits\.broker_connect_timeout: negative duration: "-5s"/);
+  assert.match(m, /limits\.max_connect_size: negative size: -1/);
+  assert.match(messageOf({ limits: { max_connect_size: [1] } }), /limits\.max_connect_size: not a size: a list/);
+  assert.match(messageOf({ limits: { max_connect_size: '1GiB' } }), /limits\.max_connect_size: "1GiB" is out of range: must be from 64B to 256MiB/);
+});
+
+test('sticky.ttl: whole seconds from 1s to 365d (pins age as an int32 count of seconds)', () => {
+  assert.match(messageOf({ sticky: { ttl: '400d' } }), /sticky\.ttl: "400d" is too long: pins live at most 365d/);
+  assert.match(messageOf({ sticky: { ttl: '500ms' } }), /sticky\.ttl: "500ms" is too short: must be at least 1s/);
+  assert.match(messageOf({ sticky: { ttl: 0 } }), /sticky\.ttl: 0 is too short/);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '365d' } }).sticky.ttlSec, 365 * 86_400);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '1400ms' } }).sticky.ttlSec, 1);
+  assert.is(resolveConfig({ brokers, sticky: { ttl: '1s' } }).sticky.ttlSec, 1);
+});
+
+test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
+  const m = messageOf({ listeners: [{ bind: '127.0.0.1:1883' }, { bind: ':0' }], admin: { bind: '127.0.0.1:0' }, brokers: [{ name: 'a', address: '127.0.0.1:0' }] });
+  assert.match(m, /listeners\[1\]\.bind: port 0 would make each worker thread listen on a different random port: give a fixed port 1-65535/);
+  assert.match(m, /admin\.bind: port 0 would make the admin endpoint listen on a random port/);
+  assert.match(m, /brokers\[0\]\.address: port 0 is not a port a broker listens on/);
+  assert.not.match(m, /listeners\[0\]/);
+});
+
+test('a broker address needs a host; demo broker ports must fit below 65536', () => {
+  assert.match(messageOf({ brokers: [{ name: 'a', address: ':1884' }] }), /brokers\[0\]\.address: ":1884" has no host: a broker address needs one \(e\.g\. 127\.0\.0\.1:1884\)/);
+  assert.match(errorOf(() => resolveConfig({ demo: { brokers: 3, first_port: 65534 } })).message, /demo\.first_port: 3 demo brokers from port 65534 would need ports past 65535/);
+  assert.is(resolveConfig({ demo: { brokers: 2, first_port: 65534 } }).brokers[1].port, 65535);
+});
+
+test(':port listens on every address: the resolved listener has no host (dual stack), not 0.0.0.0', () => {
+  const c = resolveConfig({ brokers, listeners: [{ bind: ':1883' }], admin: { bind: ':9100' } });
+  assert.equal(c.listeners[0].bind, { address: ':1883', host: undefined, port: 1883 });
+  assert.equal(c.admin?.bind, { address: ':9100', host: undefined, port: 9100 });
+});
+
+const bomb = `
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+`;
+
+test('a YAML alias bomb (billion laughs) is SLUICE_ERR_CONFIG, not a ReferenceError', () => {
+  const e = errorOf(() => parseConfigText(bomb, 'bomb.yaml'));
+  assert.is(e.code, 'SLUICE_ERR_CONFIG');
+  assert.match(e.message, /^bomb\.yaml is invalid:\n {2}\(file\): YAML aliases expand too far/);
+  // Ordinary anchors still work.
+  const c = parseConfigText('brokers:\n  - { name: a, address: 127.0.0.1:1884, weight: &w 3 }\n  - { name: b, address: 127.0.0.1:1885, weight: *w }\n', 'ok.yaml');
+  assert.equal(c.brokers.map((b) => b.weight), [3, 3]);
+});
+
+test('no YAML text throws anything but SLUICE_ERR_CONFIG out of parseConfigText', () => {
+  const nasty = [
+    '['.repeat(50_000) + ']'.repeat(50_000), // deep nesting
+    Array.from({ length: 5000 }, (_, i) => `${' '.repeat(i)}a:`).join('\n'),
+    'workers: &a [*a]', // an alias of its own parent: a cyclic value
+    'brokers: &a [{ name: a, address: *a }]',
+    'workers: *nowhere',
+    'workers: !!int x', 'workers: !custom 1', 'a: 1\n---\nb: 2\n',
+    'workers: !!binary aGVsbG8=', '%YAML 1.1\n---\nworkers: !!set { 1 }\nbrokers: !!omap [ a: 1 ]\n',
+    '%YAML 1.1\n---\nx: &x { workers: 2 }\n<<: *x\n', '? [a, b]\n: 1\n', '__proto__: { workers: 2 }\n',
+    'workers: 1\u0000\n', 'workers: "\ud800"\n', '\ufeffworkers: 1\n', '\t\u0007: \u001b', '&a', '*a', '!', '%', '---\n...\n---',
+  ];
+  const rand = mulberry32(10);
+  const example = embeddedConfigText;
+  const alphabet = [...'[]{}:,-?&*!|>%@`\'"#\n \t0123456789.ax\\'];
+  for (let i = 0; i < 1500; i++) {
+    // Random edits of a valid config: inserted, deleted and replaced characters.
+    let t = example;
+    for (let k = 1 + Math.floor(rand() * 4); k > 0; k--) {
+      const at = Math.floor(rand() * (t.length + 1));
+      const ch = alphabet[Math.floor(rand() * alphabet.length)];
+      const op = rand();
+      t = op < 0.4 ? t.slice(0, at) + ch + t.slice(at) : op < 0.7 ? t.slice(0, at) + t.slice(at + 1) : t.slice(0, at) + ch + t.slice(at + 1);
+    }
+    nasty.push(t);
+  }
+  for (const text of nasty) {
+    try {
+      parseConfigText(text, 'fuzz.yaml');
+    } catch (err) {
+      assert.instance(err, SluiceError, `${JSON.stringify(text.slice(0, 80))} threw ${(err as Error)?.stack}`);
+      assert.is((err as SluiceError).code, 'SLUICE_ERR_CONFIG');
+      assert.ok((err as Error).message.startsWith('fuzz.yaml '), (err as Error).message);
+    }
+  }
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'sluice-load-'));
+const goodYaml = 'brokers: [{ name: a, address: 127.0.0.1:1884 }]\n';
+const fileError = (name: string, content: string | Uint8Array) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return errorOf(() => loadConfigFile(path)).message.replace(path, name);
+};
+
+test('a config file over 1 MiB is refused before parsing, with its size', () => {
+  const oversized = goodYaml + `#${'x'.repeat(1024 * 1024)}\n`;
+  assert.is(fileError('big.yaml', oversized), `big.yaml is invalid:\n  (file): ${oversized.length} bytes (1 MiB) is too large: a config file is at most 1048576 bytes (1 MiB)`);
+  assert.match(fileError('huge.yaml', `#${'x'.repeat(3 * 1024 * 1024)}`), /3145729 bytes \(3 MiB\) is too large/);
+  // Exactly the limit is fine.
+  const atLimit = join(dir, 'at-limit.yaml');
+  writeFileSync(atLimit, goodYaml + `#${'x'.repeat(1024 * 1024 - goodYaml.length - 2)}\n`);
+  assert.is(loadConfigFile(atLimit).brokers.length, 1);
+  // A device or pipe has no size up front: at most one byte past the limit is read.
+  assert.match(errorOf(() => loadConfigFile('/dev/zero')).message, /^\/dev\/zero is invalid:\n {2}\(file\): more than 1048576 bytes \(1 MiB\) is too large for a config file$/);
+});
+
+test('a file that is not UTF-8 text is refused with where it goes wrong', () => {
+  assert.is(fileError('nul.yaml', `${goodYaml}workers: 1\0\n`), `nul.yaml is invalid:\n  (file): a NUL byte at line 2 (byte ${goodYaml.length + 10}): a config file is UTF-8 text`);
+  assert.is(fileError('latin1.yaml', Buffer.concat([Buffer.from(`${goodYaml}# caf`), Buffer.from([0xe9]), Buffer.from('\n')])),
+    'latin1.yaml is invalid:\n  (file): not UTF-8 text: line 2 has bytes that are not UTF-8');
+  assert.is(fileError('utf16.yaml', Buffer.from(`\ufeff${goodYaml}`, 'utf16le')), 'utf16.yaml is invalid:\n  (file): UTF-16 text: save it as UTF-8');
+  // UTF-8 itself, with a byte order mark or not, is fine.
+  const bom = join(dir, 'bom.yaml');
+  writeFileSync(bom, `\ufeff${goodYaml}# café ✓\n`);
+  assert.is(loadConfigFile(bom).brokers[0].name, 'a');
+  assert.match(errorOf(() => loadConfigFile(dir)).message, /cannot read config file .*EISDIR/);
 });
 
 test.run();

@@ -52,6 +52,32 @@ test('a bad config file refuses to start with the key path and reason, exit 2', 
   assert.match(missing.stderr, /cannot read config file/);
 });
 
+// Values that pass a loose schema but break the run: each is refused up front, exit 2, no stack trace.
+const billionLaughs = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]',
+  ...'bcdefghi'.split('').map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n') + '\n';
+const refusedConfigs: [name: string, content: string, expected: RegExp][] = [
+  ['alias-bomb.yaml', billionLaughs, /alias-bomb\.yaml is invalid:\n {2}\(file\): YAML aliases expand too far/],
+  ['oversized.yaml', `brokers: [{ name: a, address: "127.0.0.1:1884" }]\n#${'x'.repeat(2 * 1024 * 1024)}\n`, /oversized\.yaml is invalid:\n {2}\(file\): 2097204 bytes \(2 MiB\) is too large: a config file is at most 1048576 bytes \(1 MiB\)/],
+  ['workers-256.yaml', 'workers: 256\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /workers-256\.yaml is invalid:\n {2}workers: must be a whole number from 1 to 64, or "auto" \(got 256\)/],
+  ['timeout-30d.yaml', 'limits: { connect_timeout: 30d }\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n', /timeout-30d\.yaml is invalid:\n {2}limits\.connect_timeout: "30d" is too long: .*at most 24d/],
+  ['same-listener.yaml', 'listeners: [{ bind: "127.0.0.1:1883" }, { bind: "localhost:1883" }]\nbrokers: [{ name: a, address: "127.0.0.1:1884" }]\n',
+    /same-listener\.yaml is invalid:\n {2}listeners\[1\]\.bind: localhost:1883 is the same address as listeners\[0\]\.bind \(127\.0\.0\.1:1883\)/],
+];
+
+for (const [name, content, expected] of refusedConfigs) {
+  test(`${name}: SLUICE_ERR_CONFIG, exit 2, no stack trace (check and run)`, () => {
+    const file = join(dir, name);
+    writeFileSync(file, content);
+    for (const args of [['check', '--config', file], ['--config', file]]) {
+      const r = sluice(...args);
+      assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^sluice: SLUICE_ERR_CONFIG: /);
+      assert.match(r.stderr, expected);
+      assert.not.match(r.stderr, /^ {4}at /m, 'no stack trace');
+    }
+  });
+}
+
 test('a listener that cannot bind makes start fail with exit 1 and a reason', async () => {
   // A plain listener (no SO_REUSEPORT) holds the port, so the workers' reusePort bind is refused.
   const port = await freePort();

@@ -19,13 +19,16 @@ export type SluiceProcess = {
   stop(): Promise<void>;
 };
 
-/** `config` is the YAML config minus listeners/admin, which this helper fills with free ports. */
-export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<SluiceProcess> {
+/**
+ * `config` is the YAML config minus listeners/admin, which this helper fills with free ports.
+ * `listenHost` is the listener's host part (default 127.0.0.1; '' gives ":port", "[::1]" an IPv6 one).
+ */
+export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number; env?: Record<string, string>; listenHost?: string } = {}): Promise<SluiceProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const file = join(dir, 'sluice.yaml');
-  writeFileSync(file, stringify({ listeners: [{ bind: `127.0.0.1:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...config }));
+  writeFileSync(file, stringify({ listeners: [{ bind: `${opts.listenHost ?? '127.0.0.1'}:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...config }));
   const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
