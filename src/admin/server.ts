@@ -1,82 +1,94 @@
 // Admin HTTP endpoint (primary thread): /healthz, and JSON views of brokers, clients and counters.
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from 'pino';
-import type { ResolvedConfig } from '../config/resolved.ts';
-import type { BrokerTable } from '../brokers/broker-table.ts';
-import type { StickyTable } from '../sticky/table.ts';
-import type { Counters } from '../metrics/counters.ts';
-import type { Admission } from '../limits/admission.ts';
-import type { Supervisor } from '../primary/supervisor.ts';
+// Every request gets an answer and a counter; nothing a request does can throw out of this file.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { RateLimitedLog } from '../log.ts';
+import { adminHttpLimits as limits } from './http-limits.ts';
+import { createRouter, type AdminDeps, type AdminReply, type AdminRouter } from './router.ts';
+import { discardBody } from './request-body.ts';
+import { onClientError, onConnectMethod } from './raw-answers.ts';
+import { parseTarget } from './target.ts';
 
-export type AdminDeps = {
-  config: ResolvedConfig;
-  supervisor: Supervisor;
-  brokerTable: BrokerTable;
-  stickyTable: StickyTable;
-  counters: Counters;
-  admission: Admission;
-  log: Logger;
-};
-
-const maxClientsListed = 10_000;
+export type { AdminDeps } from './router.ts';
 
 export async function startAdmin(deps: AdminDeps): Promise<Server> {
   const bind = deps.config.admin!.bind;
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    // Test hook, off unless SLUICE_TEST_HOOKS=1: never reachable in a normal run.
-    if (req.method === 'POST' && url.pathname === '/debug/crash-worker' && process.env.SLUICE_TEST_HOOKS === '1') {
-      const ok = deps.supervisor.crashWorker(Number(url.searchParams.get('id')));
-      return send(res, ok ? 202 : 404, { ok });
-    }
-    if (req.method !== 'GET') return send(res, 405, { error: 'only GET' });
-    route(url, deps).then(([status, body]) => send(res, status, body), (err: Error) => {
-      deps.log.error({ err: err.message, path: url.pathname }, 'admin request failed');
-      send(res, 500, { error: 'internal error' });
-    });
+  const router = createRouter(deps, { testHooks: process.env.SLUICE_TEST_HOOKS === '1' });
+  const faults = new RateLimitedLog(deps.log);
+  const count = (status: number) => countAnswer(deps, status);
+  const handle = (req: IncomingMessage, res: ServerResponse) => void onRequest(req, res, router, deps);
+
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.connectionsCheckingIntervalMs,
+    // The handler answers a missing Host itself, so that refusal is counted like the others.
+    requireHostHeader: false,
+  }, handle);
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.socketIdleTimeoutMs);
+  server.on('clientError', onClientError(deps.counters, faults));
+  server.on('connect', onConnectMethod(count));
+  // Expect: 100-continue: say "continue" only to a body the handler will read; a too-large one gets 413.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers['content-length'] ?? 0) <= limits.maxBodyBytes) res.writeContinue();
+    handle(req, res);
   });
+  server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) =>
+    answer(res, { status: 417, body: { error: 'expectation not supported' }, close: true }, deps));
+  server.on('drop', () => deps.counters.add('admin_connections_refused'));
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(bind.port, bind.host, () => { server.off('error', reject); resolve(); });
   });
+  // After listening, an accept can still fail (EMFILE when the process is out of descriptors): log it;
+  // an 'error' with no listener would end the process.
+  server.on('error', (err: NodeJS.ErrnoException) => faults.warn('admin_server_error', { code: err.code, err: err.message }, 'admin: server error'));
   deps.log.info({ address: bind.address }, 'admin listening');
   return server;
 }
 
-async function route(url: URL, d: AdminDeps): Promise<[number, unknown]> {
-  switch (url.pathname) {
-    case '/healthz': {
-      const workers = d.supervisor.status();
-      const ok = d.supervisor.allListening();
-      return [ok ? 200 : 503, { status: ok ? 'ok' : 'degraded', workers }];
+async function onRequest(req: IncomingMessage, res: ServerResponse, router: AdminRouter, deps: AdminDeps): Promise<void> {
+  try {
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      // RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+      return answer(res, { status: 400, body: { error: 'missing Host header (required by HTTP/1.1)' }, close: true }, deps);
     }
-    case '/api/brokers':
-      return [200, d.config.brokers.map((b, i) => ({
-        name: b.name, address: b.address, weight: b.weight,
-        healthy: d.brokerTable.isHealthy(i), draining: d.brokerTable.isDraining(i),
-        liveConnections: d.brokerTable.liveConnections(i),
-      }))];
-    case '/api/clients': {
-      const limit = Math.min(maxClientsListed, Number(url.searchParams.get('limit') ?? 1000) || 1000);
-      const clientId = url.searchParams.get('client_id') ?? undefined;
-      return [200, await d.supervisor.listClients({ clientId, limit })];
+    const body = await discardBody(req, limits.maxBodyBytes);
+    if (body === 'aborted') return; // the client went away (or timed out and got its 408): nobody to answer
+    if (body === 'too-large') {
+      return answer(res, { status: 413, body: { error: 'request body too large', limitBytes: limits.maxBodyBytes }, close: true }, deps);
     }
-    case '/api/stats':
-      return [200, {
-        counters: d.counters.snapshot(),
-        openClients: d.admission.openClients(),
-        pendingClients: d.admission.pendingClients(),
-        // The data path the listening workers run: 'js', 'splice', or 'splice+js' if one fell back.
-        datapath: [...new Set(d.supervisor.status().map((w) => w.datapath).filter(Boolean))].join('+') || undefined,
-        sticky: { size: d.stickyTable.size(), capacity: d.stickyTable.capacity },
-      }];
-    default:
-      return [404, { error: 'not found', paths: ['/healthz', '/api/brokers', '/api/clients?client_id=&limit=', '/api/stats'] }];
+    answer(res, await router(req.method ?? '', req.url ?? ''), deps);
+  } catch (err) {
+    // The router never throws; this is the net under everything else (writing, counting).
+    try {
+      const e = err instanceof Error ? err : new Error(String(err));
+      deps.log.error({ method: req.method, path: parseTarget(req.url ?? '')?.pathname, err: e.message, stack: e.stack }, 'admin request failed');
+      if (res.headersSent) { deps.counters.add('admin_errors'); res.destroy(); } else answer(res, { status: 500, body: { error: 'internal error' }, close: true }, deps);
+    } catch {
+      res.destroy();
+    }
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, null, 2) + '\n';
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+/** Writes `reply` as JSON (HEAD: the head only) and counts it; does nothing once the client is gone. */
+function answer(res: ServerResponse, reply: AdminReply, deps: AdminDeps): void {
+  if (res.headersSent || res.writableEnded || res.destroyed || res.socket?.destroyed) return;
+  countAnswer(deps, reply.status);
+  const text = JSON.stringify(reply.body, null, 2) + '\n';
+  res.writeHead(reply.status, {
+    'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...reply.headers,
+    // Closing stops reading whatever the client still sends (an unread body, a bad pipeline).
+    ...(reply.close ? { connection: 'close' } : {}),
+  });
   res.end(text);
+}
+
+function countAnswer(deps: AdminDeps, status: number): void {
+  deps.counters.add('admin_requests');
+  if (status >= 400 && status < 500) deps.counters.add('admin_bad_requests');
+  else if (status === 500) deps.counters.add('admin_errors');
 }

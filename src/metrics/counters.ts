@@ -27,6 +27,13 @@ export const counterNames = [
   'sticky_unrecorded',
   'bytes_client_to_broker',
   'bytes_broker_to_client',
+  // Admin HTTP endpoint (primary thread); see README "Admin endpoint".
+  'admin_requests',
+  'admin_bad_requests',
+  'admin_errors',
+  'admin_client_errors',
+  'admin_timeouts',
+  'admin_connections_refused',
 ] as const;
 export type CounterName = (typeof counterNames)[number];
 const counterIndex = Object.fromEntries(counterNames.map((n, i) => [n, i])) as Record<CounterName, number>;

@@ -1,0 +1,80 @@
+// Unit tests: the admin router answers every method and target, and a throwing or rejecting
+// dependency becomes a 500 logged at error level with its path, never with the query.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { pino } from 'pino';
+import { Writable } from 'node:stream';
+import { createRouter, type AdminDeps } from '../../src/admin/router.ts';
+import { Counters } from '../../src/metrics/counters.ts';
+
+type Line = { level: number; msg: string; path?: string; method?: string; err?: string };
+
+function fixture(supervisor: Partial<AdminDeps['supervisor']>, testHooks = false) {
+  const lines: Line[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const deps = {
+    config: { brokers: [] },
+    supervisor: { status: () => [], allListening: () => true, ...supervisor },
+    counters: new Counters(Counters.allocate()),
+    log: pino({ level: 'trace' }, sink),
+  } as unknown as AdminDeps;
+  return { lines, route: createRouter(deps, { testHooks }) };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+test('a dependency that throws gives 500 and one error line with method and path', async () => {
+  const { lines, route } = fixture({ status: () => { throw new Error('status table torn'); } });
+  const reply = await route('GET', '/healthz?token=q-s3cret');
+  assert.is(reply.status, 500);
+  assert.equal(reply.body, { error: 'internal error' });
+  await flush();
+  const errors = lines.filter((l) => l.level === 50);
+  assert.is(errors.length, 1);
+  assert.is(errors[0].msg, 'admin request failed');
+  assert.is(errors[0].path, '/healthz');
+  assert.is(errors[0].method, 'GET');
+  assert.is(errors[0].err, 'status table torn');
+  assert.not.match(JSON.stringify(lines), /q-s3cret/);
+});
+
+test('a dependency that rejects gives 500; the next request is served', async () => {
+  const { lines, route } = fixture({ listClients: () => Promise.reject(new Error('worker gone')) });
+  assert.is((await route('GET', '/api/clients?limit=5')).status, 500);
+  await flush();
+  assert.equal(lines.filter((l) => l.level === 50).map((l) => [l.path, l.err]), [['/api/clients', 'worker gone']]);
+  assert.is((await route('GET', '/healthz')).status, 200);
+});
+
+test('a non-Error rejection is still a 500', async () => {
+  const { route } = fixture({ listClients: () => Promise.reject('a string') as never });
+  assert.is((await route('GET', '/api/clients')).status, 500);
+});
+
+test('bad target 400 (closes), unknown path 404 with the paths, wrong method 405 with Allow', async () => {
+  const { route } = fixture({});
+  const bad = await route('GET', '//[');
+  assert.is(bad.status, 400);
+  assert.is(bad.close, true);
+  const missing = await route('GET', '/nope');
+  assert.is(missing.status, 404);
+  assert.equal((missing.body as { paths: string[] }).paths, ['/healthz', '/api/brokers', '/api/clients?client_id=&limit=', '/api/stats']);
+  for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', '']) {
+    const r = await route(method, '/healthz');
+    assert.is(r.status, 405, method);
+    assert.equal(r.headers, { allow: 'GET, HEAD' });
+  }
+  assert.is((await route('HEAD', '/healthz')).status, 200);
+});
+
+test('test hooks exist only when asked for', async () => {
+  assert.is((await fixture({}).route('GET', '/debug/throw')).status, 404);
+  assert.is((await fixture({}).route('POST', '/debug/crash-worker?id=0')).status, 404);
+  const hooked = fixture({ crashWorker: () => false }, true);
+  assert.is((await hooked.route('GET', '/debug/throw')).status, 500);
+  assert.is((await hooked.route('GET', '/debug/throw?async=1')).status, 500);
+  assert.is((await hooked.route('POST', '/debug/crash-worker?id=0')).status, 404);
+  assert.equal((await hooked.route('GET', '/debug/crash-worker')).headers, { allow: 'POST' });
+});
+
+test.run();
