@@ -7,11 +7,13 @@ import type { ResolvedConfig } from './config/resolved.ts';
 import { SluiceError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { runSluice } from './primary/run.ts';
+import { chooseDemoEngine, findMosquitto, servedProtocols } from './demo/engine.ts';
 
 const help = `sluice: MQTT-aware sticky load balancer for MQTT broker clusters
 
 Usage:
-  sluice                        run the embedded default (3 demo brokers behind 127.0.0.1:1883)
+  sluice                        run the embedded default (3 demo brokers behind 127.0.0.1:1883;
+                                Mosquitto when installed, for MQTT 5)
   sluice --config FILE          run with a YAML config file
   sluice check --config FILE    validate a config file and print what Sluice would do
   sluice --help                 this text
@@ -76,7 +78,7 @@ function describe(c: ResolvedConfig, source: string): string {
       const where = describeListenHost(l.bind); // the IP a name resolved to, or what a wildcard covers
       return l.bind.address.includes(where) ? `listen: ${l.bind.address}` : `listen: ${l.bind.address} (${where})`;
     }),
-    c.demo ? `demo cluster: ${c.demo.brokers} in-process brokers on ${c.demo.host}:${c.demo.firstPort}-${c.demo.firstPort + c.demo.brokers - 1}` : '',
+    c.demo ? describeDemo(c.demo) : '',
     ...c.brokers.map((b) => `broker ${b.name}: ${b.address} weight ${b.weight}${b.weight === 0 ? ' (drained: never chosen)' : ''}`),
     `balance: ${c.balance.strategy}, key = first non-empty of [${c.balance.key.join(', ')}]` +
       (c.balance.strategy === 'sticky' || c.balance.strategy === 'consistent-hash' ? `, load bound ${c.balance.loadBound}` : ''),
@@ -86,6 +88,20 @@ function describe(c: ResolvedConfig, source: string): string {
     `log level: ${c.log.level}`,
   ];
   return lines.filter(Boolean).join('\n') + '\n';
+}
+
+function describeDemo(demo: NonNullable<ResolvedConfig['demo']>): string {
+  const where = `demo cluster: ${demo.brokers} brokers on ${demo.host}:${demo.firstPort}-${demo.firstPort + demo.brokers - 1}`;
+  let engine;
+  try {
+    const choice = chooseDemoEngine(demo.engine, findMosquitto());
+    const how = choice.engine === 'aedes' ? 'in-process'
+      : `${choice.mosquittoPath}${demo.brokers > 1 ? ', a star of MQTT 5 bridges to demo-1' : ''}`;
+    engine = `engine ${choice.engine} (${how}): ${servedProtocols(choice.engine)}`;
+  } catch (err) {
+    engine = `engine ${demo.engine}: would not start: ${(err as Error).message}`;
+  }
+  return `${where}, ${engine}`;
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -14,6 +14,7 @@ export const ErrorCode = {
   noBroker: 'SLUICE_ERR_NO_BROKER',
   listen: 'SLUICE_ERR_LISTEN',
   worker: 'SLUICE_ERR_WORKER',
+  demo: 'SLUICE_ERR_DEMO',
 } as const;
 
 export function configError(message: string, options?: { cause?: unknown }): SluiceError {

@@ -1,9 +1,10 @@
-// The embedded default: a demo cluster of three in-process brokers behind 127.0.0.1:1883.
-export const embeddedConfigText = `# Sluice embedded default: three demo brokers (aedes, in-process) that route to each other.
+// The embedded default: a demo cluster of three brokers behind 127.0.0.1:1883.
+export const embeddedConfigText = `# Sluice embedded default: three demo brokers that route to each other: Mosquitto (MQTT 3.1, 3.1.1
+# and 5) when it is installed, else aedes in-process (MQTT 3.1 and 3.1.1).
 workers: 2
 listeners:
   - bind: 127.0.0.1:1883
-demo: { brokers: 3, host: 127.0.0.1, first_port: 1884 }
+demo: { brokers: 3, host: 127.0.0.1, first_port: 1884, engine: auto }
 balance:
   strategy: sticky
   key: [client-id, username, source-address]

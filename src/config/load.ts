@@ -14,7 +14,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
     throw configError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
-  const demo = c.demo ? { brokers: c.demo.brokers, host: c.demo.host, firstPort: c.demo.first_port } : undefined;
+  const demo = c.demo ? { brokers: c.demo.brokers, host: c.demo.host, firstPort: c.demo.first_port, engine: c.demo.engine } : undefined;
   const brokers: BrokerConfig[] = demo
     ? Array.from({ length: demo.brokers }, (_, i) => {
       const port = demo.firstPort + i;

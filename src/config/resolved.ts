@@ -1,5 +1,5 @@
 // The config after validation, in the units the code uses; this plain object is what workers receive.
-import type { KeySource } from './schema.ts';
+import type { DemoEngineChoice, KeySource } from './schema.ts';
 import type { StrategyName } from '../balance/strategy.ts';
 
 export type Endpoint = { address: string; host: string; port: number };
@@ -15,7 +15,8 @@ export type ResolvedConfig = {
   workers: number;
   listeners: { bind: ListenEndpoint }[];
   brokers: BrokerConfig[];
-  demo: { brokers: number; host: string; firstPort: number } | undefined;
+  /** Demo brokers take firstPort, firstPort + 1, ...; the engine is chosen at start (src/demo/engine.ts). */
+  demo: { brokers: number; host: string; firstPort: number; engine: DemoEngineChoice } | undefined;
   balance: { strategy: StrategyName; key: KeySource[]; loadBound: number };
   sticky: { capacity: number; ttlSec: number };
   limits: {

@@ -8,6 +8,9 @@ export const strategyNames = [
 ] as const;
 export const keySources = ['client-id', 'username', 'source-address'] as const;
 export type KeySource = (typeof keySources)[number];
+/** auto = mosquitto when found on PATH or in /usr/sbin (MQTT 3.1, 3.1.1 and 5), else aedes (3.1, 3.1.1). */
+export const demoEngines = ['auto', 'mosquitto', 'aedes'] as const;
+export type DemoEngineChoice = (typeof demoEngines)[number];
 
 const maxBrokers = 256;
 const maxStickyTtlMs = 365 * 86_400_000;
@@ -104,6 +107,9 @@ export const configSchema = z
       brokers: z.number().int().min(1).max(16).default(3),
       host: z.string().default('127.0.0.1'),
       first_port: z.number().int().min(1).max(65535).default(1884),
+      engine: z.enum(demoEngines).default('auto'),
+    }).refine((d) => d.first_port + d.brokers - 1 <= 65535, {
+      path: ['first_port'], message: 'the demo brokers take first_port .. first_port + brokers - 1: past 65535',
     }).optional(),
     balance: z.strictObject({
       strategy: z.enum(strategyNames).default('sticky'),

@@ -1,37 +1,24 @@
-// The demo cluster: in-process aedes brokers that share one message emitter and one persistence, so a
-// subscriber placed on one broker receives what a publisher on another sends, like a real cluster.
-import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
-import mqemitter from 'mqemitter';
-import memoryPersistenceModule from 'aedes-persistence';
+// The demo cluster (`demo:` in the config): picks the engine, starts its brokers, and says on one
+// start-up line which engine and brokers run and which MQTT protocol levels they serve.
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../config/resolved.ts';
+import type { BrokerConfig, ResolvedConfig } from '../config/resolved.ts';
+import { startAedesCluster } from './aedes-cluster.ts';
+import { chooseDemoEngine, findMosquitto, servedProtocols } from './engine.ts';
+import { startMosquittoCluster } from './mosquitto-cluster.ts';
 
 export type DemoCluster = { close(): Promise<void> };
 
-export async function startDemoCluster(brokers: BrokerConfig[], log: Logger): Promise<DemoCluster> {
-  const mq = mqemitter({ concurrency: 100 });
-  // The package is CommonJS whose module.exports is the factory; its .d.ts declares it as a default export.
-  const memoryPersistence = memoryPersistenceModule as unknown as () => unknown;
-  const persistence = memoryPersistence();
-  const started: { aedes: Aedes; server: Server }[] = [];
-  for (const b of brokers) {
-    const aedes = await Aedes.createBroker({ id: b.name, mq, persistence });
-    const server = createServer(aedes.handle);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(b.port, b.host, () => resolve());
-    });
-    aedes.on('clientError', (client, err) => log.debug({ broker: b.name, clientId: client?.id, err: err.message }, 'demo broker client error'));
-    started.push({ aedes, server });
-    log.info({ broker: b.name, address: b.address }, 'demo broker listening');
+/** Starts the demo brokers (`brokers` are the demo's, from config resolution); throws SLUICE_ERR_DEMO. */
+export async function startDemoCluster(demo: NonNullable<ResolvedConfig['demo']>, brokers: BrokerConfig[], log: Logger): Promise<DemoCluster> {
+  const choice = chooseDemoEngine(demo.engine, findMosquitto());
+  const mqtt = servedProtocols(choice.engine);
+  const common = { engine: choice.engine, why: choice.why, brokers: brokers.map((b) => `${b.name}=${b.address}`), mqtt };
+  if (choice.engine === 'mosquitto') {
+    const cluster = await startMosquittoCluster(brokers, choice.mosquittoPath, log);
+    log.info({ ...common, ...cluster.info }, `demo cluster ready: ${brokers.length} Mosquitto brokers serving ${mqtt}`);
+    return cluster;
   }
-  return {
-    async close() {
-      for (const { aedes, server } of started) {
-        server.close();
-        await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      }
-    },
-  };
+  const cluster = await startAedesCluster(brokers, log);
+  log.info({ ...common, topology: 'in-process, one shared message bus' }, `demo cluster ready: ${brokers.length} in-process aedes brokers serving ${mqtt}`);
+  return cluster;
 }

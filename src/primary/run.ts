@@ -36,7 +36,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
   config.brokers.forEach((_, i) => brokerTable.setHealthy(i, true));
 
   let demo: DemoCluster | undefined;
-  if (config.demo) demo = await startDemoCluster(config.brokers, log);
+  if (config.demo) demo = await startDemoCluster(config.demo, config.brokers, log);
 
   const shares = new WorkerShares(shared.shares);
   const releaseWorker = (workerId: number): number => {

@@ -71,7 +71,16 @@ test('the embedded default is a demo cluster of three brokers behind 127.0.0.1:1
   assert.equal(c.listeners.map((l) => l.bind.address), ['127.0.0.1:1883']);
   assert.equal(c.brokers.map((b) => b.address), ['127.0.0.1:1884', '127.0.0.1:1885', '127.0.0.1:1886']);
   assert.is(c.balance.strategy, 'sticky');
-  assert.ok(c.demo);
+  assert.equal(c.demo, { brokers: 3, host: '127.0.0.1', firstPort: 1884, engine: 'auto' });
+});
+
+test('demo: engine defaults to auto; a bad engine, an unknown key and ports past 65535 are refused', () => {
+  assert.is(resolveConfig({ demo: {} }).demo?.engine, 'auto');
+  assert.is(resolveConfig({ demo: { engine: 'aedes' } }).demo?.engine, 'aedes');
+  const e = errorOf(() => resolveConfig({ demo: { engine: 'nats', colour: 'blue' } }));
+  assert.match(e.message, /demo\.engine: Invalid option: expected one of "auto"\|"mosquitto"\|"aedes"/);
+  assert.match(e.message, /demo: Unrecognized key: "colour"/);
+  assert.match(errorOf(() => resolveConfig({ demo: { brokers: 3, first_port: 65534 } })).message, /demo\.first_port: the demo brokers take first_port \.\. first_port \+ brokers - 1: past 65535/);
 });
 
 test('workers: auto means one per CPU, at most 64', () => {

@@ -1,4 +1,5 @@
-// End to end: the CLI (help, check, bad config), the demo cluster routing across brokers, worker replacement.
+// End to end: the CLI (help, check, bad config), the aedes demo cluster (start-up line, routing across
+// brokers), worker replacement. The Mosquitto demo cluster has its own file (demo-mosquitto.test.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freePortBlock } from '../helpers/ports.ts';
 import { connectClient } from '../helpers/mqtt.ts';
 
 const launcher = new URL('../../scripts/sluice.mjs', import.meta.url).pathname;
@@ -35,6 +36,20 @@ test('check prints the plan for a good config', () => {
   assert.match(r.stdout, /OK/);
   assert.match(r.stdout, /broker b: 127\.0\.0\.1:1885 weight 0 \(drained/);
   assert.match(r.stdout, /balance: sticky/);
+});
+
+test('check names the demo engine and what it serves', () => {
+  const aedes = join(dir, 'demo-aedes.yaml');
+  writeFileSync(aedes, 'demo: { brokers: 2, first_port: 21884, engine: aedes }\n');
+  const r = sluice('check', '--config', aedes);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /demo cluster: 2 brokers on 127\.0\.0\.1:21884-21885, engine aedes \(in-process\): MQTT 3\.1 and 3\.1\.1 only; install mosquitto/);
+  const bad = join(dir, 'demo-bad.yaml');
+  writeFileSync(bad, 'demo: { engine: nats, colour: blue }\n');
+  const b = sluice('check', '--config', bad);
+  assert.is(b.status, 2);
+  assert.match(b.stderr, /demo\.engine: Invalid option: expected one of "auto"\|"mosquitto"\|"aedes"/);
+  assert.match(b.stderr, /demo: Unrecognized key: "colour"/);
 });
 
 test('a bad config file refuses to start with the key path and reason, exit 2', () => {
@@ -98,8 +113,19 @@ test('a listener that cannot bind makes start fail with exit 1 and a reason', as
   assert.match(r.out, /EADDRINUSE/);
 });
 
-test('demo cluster: a subscriber and a publisher on different brokers still meet', async () => {
-  demo = await startSluice({ workers: 2, demo: { brokers: 3, first_port: await freePort() }, log: { level: 'warn' } }, { env: { SLUICE_TEST_HOOKS: '1' } });
+test('aedes demo cluster: the start-up line says MQTT 3.1 and 3.1.1 only and how to get 5', async () => {
+  const firstPort = await freePortBlock(3);
+  demo = await startSluice({ workers: 2, demo: { brokers: 3, first_port: firstPort, engine: 'aedes' }, log: { level: 'info' } }, { env: { SLUICE_TEST_HOOKS: '1' } });
+  const ready = demo.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.engine === 'aedes' && l.mqtt);
+  assert.ok(ready, demo.output());
+  assert.is(ready.level, 30, 'info');
+  assert.is(ready.mqtt, 'MQTT 3.1 and 3.1.1 only; install mosquitto (apt-get install mosquitto) for MQTT 5');
+  assert.match(ready.msg, /aedes.*MQTT 3\.1 and 3\.1\.1 only; install mosquitto \(apt-get install mosquitto\) for MQTT 5/);
+  assert.equal(ready.brokers, [0, 1, 2].map((i) => `demo-${i + 1}=127.0.0.1:${firstPort + i}`));
+});
+
+test('aedes demo cluster: a subscriber and a publisher on different brokers still meet (MQTT 3.1.1)', async () => {
+  assert.ok(demo);
   // Pick two client ids the sticky placement puts on different demo brokers.
   const sub = await connectClient(demo.port, { clientId: 'demo-sub' });
   await sub.subscribeAsync('demo/#', { qos: 1 });
