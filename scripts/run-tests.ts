@@ -46,7 +46,8 @@ function runFile(file: string, env: Record<string, string> = {}): Promise<FileRe
 }
 
 const filters = process.argv.slice(2);
-const files = findTests(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)));
+// Filters match the path from the project root (test/...), so the checkout's own location never matches.
+const files = findTests(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((p) => relative(root, f).includes(p)));
 const results: FileResult[] = [];
 // End-to-end files run once per data path: the same suite must pass on the JS pipe and on splice.
 const datapaths = ['js', 'splice'];
