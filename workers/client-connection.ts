@@ -6,7 +6,7 @@
 // the data path the socket forgets the object, and only the compact admin record and what the end of
 // forwarding needs stay alive.
 import type { Socket } from 'node:net';
-import { ConnectReader } from '../src/mqtt/connect-reader.ts';
+import { ConnectReader, refusalOf, type ConnectRefusalVerdict } from '../src/mqtt/connect-reader.ts';
 import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
@@ -88,19 +88,23 @@ class ClientConnection implements DeadlineEntry {
     switch (r.kind) {
       case 'need-more':
         return;
-      case 'not-connect':
-        return this.refuse('malformed', undefined, undefined, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
-      case 'malformed':
-        return this.refuse('malformed', r.protocolLevel, undefined, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
-      case 'unsupported-protocol':
-        return this.refuse('unsupported-protocol', r.protocolLevel, r.protocolName, 'refused_unsupported_protocol', 'unsupported MQTT protocol level',
-          { protocolName: r.protocolName, protocolLevel: r.protocolLevel });
-      case 'too-large':
-        return this.refuse('too-large', r.protocolLevel, undefined, 'refused_too_large', 'CONNECT larger than limits.max_connect_size',
-          { packetBytes: r.packetBytes, maxConnectBytes: this.ctx.config.limits.maxConnectBytes });
       case 'complete':
         return this.admit(r.connect, r.bytes);
+      case 'not-connect':
+        return this.refuseConnect(r, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
+      case 'malformed':
+        return this.refuseConnect(r, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
+      case 'unsupported-protocol':
+        return this.refuseConnect(r, 'refused_unsupported_protocol', 'unsupported MQTT protocol level', { protocolName: r.protocolName, protocolLevel: r.protocolLevel });
+      case 'too-large':
+        return this.refuseConnect(r, 'refused_too_large', 'CONNECT larger than limits.max_connect_size',
+          { packetBytes: r.packetBytes, maxConnectBytes: this.ctx.config.limits.maxConnectBytes });
     }
+  }
+
+  refuseConnect(r: ConnectRefusalVerdict, counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    const { refusal, protocolLevel, protocolName } = refusalOf(r);
+    this.refuse(refusal, protocolLevel, protocolName, counter, msg, fields);
   }
 
   /** The client sent FIN before its CONNECT was whole: nothing will complete it, so close at once. */

@@ -12,6 +12,7 @@
 import { Buffer } from 'node:buffer';
 import { readConnect, type ConnectReadResult } from './connect.ts';
 import { readFixedHeader } from './frame.ts';
+import type { Refusal } from './connack.ts';
 
 /** What the reader answers: readConnect's verdicts, and on 'complete' the bytes to forward. */
 export type ConnectReaderResult =
@@ -110,5 +111,25 @@ export class ConnectReader {
     const grown = Buffer.allocUnsafe(capacity);
     if (buf !== undefined) buf.copy(grown, 0, 0, this.#length);
     this.#buf = grown;
+  }
+}
+
+/** A refusal verdict of the reader. */
+export type ConnectRefusalVerdict = Exclude<ConnectReaderResult, { kind: 'need-more' } | { kind: 'complete' }>;
+
+/**
+ * What the client is told for a refusal verdict: which Refusal, at which protocol level and name (they
+ * choose the CONNACK form; see connack.ts). Every connection source answers through this one mapping.
+ */
+export function refusalOf(r: ConnectRefusalVerdict): { refusal: Refusal; protocolLevel: number | undefined; protocolName: string | undefined } {
+  switch (r.kind) {
+    case 'not-connect':
+      return { refusal: 'malformed', protocolLevel: undefined, protocolName: undefined };
+    case 'malformed':
+      return { refusal: 'malformed', protocolLevel: r.protocolLevel, protocolName: undefined };
+    case 'unsupported-protocol':
+      return { refusal: 'unsupported-protocol', protocolLevel: r.protocolLevel, protocolName: r.protocolName };
+    case 'too-large':
+      return { refusal: 'too-large', protocolLevel: r.protocolLevel, protocolName: undefined };
   }
 }
