@@ -1,4 +1,6 @@
 // The `sluice` command: run the balancer, check a config, or print help.
+// First, before any dependency loads: debug switches that would print client secrets are turned off.
+import { debugWarning, ignoredDebugVariables, nodeDebugIsOn, runWithoutNodeDebug } from './debug-env.ts';
 import { parseArgs } from 'node:util';
 import { loadConfigFile, parseConfigText } from './config/load.ts';
 import { describeListenHost, resolveListenerAddresses } from './config/listeners.ts';
@@ -23,6 +25,8 @@ Exit codes: 0 ok, 1 runtime failure (e.g. cannot listen), 2 bad config or usage.
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (ignoredDebugVariables.length > 0) process.stderr.write(debugWarning());
+  if (nodeDebugIsOn()) return runWithoutNodeDebug();
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });

@@ -63,14 +63,14 @@ class ClientConnection implements DeadlineEntry {
     if (!ctx.admission.pendingStarted()) this.makeRoom();
   }
 
-  /** Over max_pending: the oldest pending client of this worker goes (real clients send CONNECT at once). */
+  /**
+   * Over this worker's part of max_pending: its oldest pending client goes. A real client sends CONNECT
+   * right behind its handshake, so the oldest is the one that is not going to (a silent socket). The list
+   * holds more than its bound (>= 1) entries here, so the oldest is never this new one.
+   */
   makeRoom(): void {
-    const oldest = this.ctx.pending.oldest() as ClientConnection | undefined;
-    if (oldest !== undefined && oldest !== this) {
-      oldest.close('pending_evicted', 'pending client evicted: limits.max_pending reached', { pendingMs: Date.now() - oldest.acceptedMs });
-    } else {
-      this.close('refused_max_pending', 'limits.max_pending reached', {});
-    }
+    const oldest = this.ctx.pending.oldest() as ClientConnection;
+    oldest.close('pending_evicted', 'pending client evicted: limits.max_pending reached', { pendingMs: Date.now() - oldest.acceptedMs });
   }
 
   remote(): string {

@@ -21,6 +21,8 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1 };
     })
     : c.brokers.map((b) => ({ name: b.name, weight: b.weight, ...b.address }));
+  // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
+  const maxPending = c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10));
   return {
     workers: c.workers,
     listeners: c.listeners.map((l) => ({ bind: l.bind })),
@@ -33,8 +35,8 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
       maxConnectBytes: c.limits.max_connect_size,
       brokerConnectTimeoutMs: c.limits.broker_connect_timeout,
       maxConnections: c.limits.max_connections,
-      // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
-      maxPending: c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10)),
+      maxPending,
+      maxPendingPerWorker: Math.ceil(maxPending / c.workers),
       connectRatePerSec: c.limits.connect_rate,
       connectBurst: c.limits.connect_burst ?? Math.max(1, Math.ceil(c.limits.connect_rate)),
     },

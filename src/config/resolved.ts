@@ -25,6 +25,7 @@ export type ResolvedConfig = {
     brokerConnectTimeoutMs: number;
     maxConnections: number; // admitted clients: CONNECT read, placing or forwarding
     maxPending: number; // clients still in the CONNECT phase; past it the oldest is evicted
+    maxPendingPerWorker: number; // each worker's part of maxPending (rounded up)
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
   };

@@ -1,4 +1,5 @@
-// Admission limits shared by all workers: a bound on clients still in the CONNECT phase (max_pending),
+// Admission limits shared by all workers: a bound on clients still in the CONNECT phase (max_pending,
+// split evenly between the workers),
 // a cap on admitted clients (max_connections: CONNECT read, placing or forwarding) and a global token
 // bucket for the CONNECT rate. All live in one SharedArrayBuffer so the limits hold across workers; a
 // worker also counts in its own WorkerShare, so a dead worker's part can be released exactly.
@@ -13,12 +14,12 @@ const fieldCount = 5;
 
 export type AdmissionVerdict = 'ok' | 'max-connections' | 'connect-rate';
 
-export type AdmissionLimits = { maxConnections: number; maxPending: number; connectRatePerSec: number; connectBurst: number };
+export type AdmissionLimits = { maxConnections: number; maxPendingPerWorker: number; connectRatePerSec: number; connectBurst: number };
 
 export class Admission {
   readonly #cells: Int32Array;
   readonly #maxConnections: number;
-  readonly #maxPending: number;
+  readonly #maxPendingPerWorker: number;
   readonly #ratePerSec: number;
   readonly #burstMilli: number;
   readonly #epochMs: number;
@@ -35,7 +36,7 @@ export class Admission {
   constructor(sab: SharedArrayBuffer, limits: AdmissionLimits, epochMs: number, share?: WorkerShare) {
     this.#cells = new Int32Array(sab);
     this.#maxConnections = limits.maxConnections;
-    this.#maxPending = limits.maxPending;
+    this.#maxPendingPerWorker = limits.maxPendingPerWorker;
     this.#ratePerSec = limits.connectRatePerSec;
     this.#burstMilli = Math.min(2_000_000_000, limits.connectBurst * 1000);
     this.#epochMs = epochMs;
@@ -49,14 +50,18 @@ export class Admission {
   }
 
   /**
-   * A client was accepted and its CONNECT is to be read: count it. Returns false when that puts the
-   * pending count over max_pending (the caller makes room: evicts its oldest pending client, or closes
-   * this one). Always pair with pendingEnded().
+   * A client was accepted and its CONNECT is to be read: count it. Returns false when that puts this
+   * worker over its part of max_pending (the caller makes room: it evicts its own oldest pending client).
+   * Each worker bounds its own part (max_pending / workers), so room is always made where the new client
+   * is, and a worker never has to turn away a new client because another worker holds the pending room.
+   * Always pair with pendingEnded(). Workers only (needs the share).
    */
   pendingStarted(): boolean {
-    this.#share?.pendingAdded();
-    // Atomics.add returns the old value, so concurrent accepts each see a distinct count.
-    return Atomics.add(this.#cells, kPendingClients, 1) + 1 <= this.#maxPending;
+    const share = this.#share!;
+    share.pendingAdded();
+    // Atomics.add: the global count is for the admin view; the bound is per worker (its share).
+    Atomics.add(this.#cells, kPendingClients, 1);
+    return share.pending() <= this.#maxPendingPerWorker;
   }
 
   pendingEnded(): void {

@@ -17,7 +17,6 @@ export const counterNames = [
   'client_ended_before_connect',
   'client_closed_while_placing',
   'pending_evicted',
-  'refused_max_pending',
   'refused_internal_error',
   'connections_dropped_worker_exit',
   'broker_connect_failures',

@@ -11,6 +11,7 @@ import { WorkerShares } from '../limits/worker-shares.ts';
 import { startDemoCluster, type DemoCluster } from '../demo/cluster.ts';
 import { startAdmin } from '../admin/server.ts';
 import { Supervisor } from './supervisor.ts';
+import { claimListenAddresses } from './address-claim.ts';
 
 const stickySweepIntervalMs = 1000;
 const shutdownGraceMs = 5000;
@@ -18,6 +19,8 @@ const shutdownGraceMs = 5000;
 export type Running = { stop(): Promise<void> };
 
 export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Running> {
+  // First: no other process may serve our addresses (SO_REUSEPORT would let it share them).
+  const claim = await claimListenAddresses(config.listeners.map((l) => l.bind));
   const epochMs = Date.now();
   const brokerTableSlots = MAX_BROKERS;
   const shared = {
@@ -36,7 +39,12 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
   config.brokers.forEach((_, i) => brokerTable.setHealthy(i, true));
 
   let demo: DemoCluster | undefined;
-  if (config.demo) demo = await startDemoCluster(config.demo, config.brokers, log);
+  try {
+    if (config.demo) demo = await startDemoCluster(config.demo, config.brokers, log);
+  } catch (err) {
+    await claim.release();
+    throw err;
+  }
 
   const shares = new WorkerShares(shared.shares);
   const releaseWorker = (workerId: number): number => {
@@ -55,6 +63,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
   } catch (err) {
     await supervisor.stop(0);
     await demo?.close();
+    await claim.release();
     throw err;
   }
 
@@ -74,6 +83,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
       admin?.close();
       await supervisor.stop(shutdownGraceMs);
       await demo?.close();
+      await claim.release();
       log.info('sluice stopped');
     },
   };

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { Admission } from '../../src/limits/admission.ts';
 
 test('max connections counts admitted clients; a refusal holds nothing; release frees a slot', () => {
-  const a = new Admission(Admission.allocate(), { maxConnections: 2, maxPending: 10, connectRatePerSec: 0, connectBurst: 1 }, 0);
+  const a = new Admission(Admission.allocate(), { maxConnections: 2, maxPendingPerWorker: 10, connectRatePerSec: 0, connectBurst: 1 }, 0);
   a.init(0);
   assert.is(a.admit(0), 'ok');
   assert.is(a.admit(0), 'ok');
@@ -19,7 +19,7 @@ test('max connections counts admitted clients; a refusal holds nothing; release 
 test('token bucket keeps limiting after 24.8 days of uptime (ms since start no longer fit an Int32)', () => {
   const day = 86_400_000;
   for (const uptimeDays of [1, 25, 60, 400]) {
-    const a = new Admission(Admission.allocate(), { maxConnections: 1000, maxPending: 10, connectRatePerSec: 1, connectBurst: 1 }, 0);
+    const a = new Admission(Admission.allocate(), { maxConnections: 1000, maxPendingPerWorker: 10, connectRatePerSec: 1, connectBurst: 1 }, 0);
     a.init(0);
     const t = uptimeDays * day;
     // Regular traffic up to t, so the last refill time is recent.
@@ -29,22 +29,29 @@ test('token bucket keeps limiting after 24.8 days of uptime (ms since start no l
   }
 });
 
-test('pending clients have their own bound, apart from max_connections', () => {
-  const a = new Admission(Admission.allocate(), { maxConnections: 1, maxPending: 2, connectRatePerSec: 0, connectBurst: 1 }, 0);
+test('pending clients have their own bound per worker, apart from max_connections', async () => {
+  const { WorkerShares } = await import('../../src/limits/worker-shares.ts');
+  const shares = new WorkerShares(WorkerShares.allocate(4));
+  const sab = Admission.allocate();
+  const limits = { maxConnections: 1, maxPendingPerWorker: 2, connectRatePerSec: 0, connectBurst: 1 };
+  const a = new Admission(sab, limits, 0, shares.slot(1));
+  const other = new Admission(sab, limits, 0, shares.slot(2));
   a.init(0);
+  assert.is(other.pendingStarted(), true, 'another worker\'s pending clients do not use this worker\'s part');
+  assert.is(other.pendingStarted(), true);
   assert.is(a.pendingStarted(), true);
   assert.is(a.pendingStarted(), true);
   assert.is(a.pendingStarted(), false, 'the third pending client is over max_pending');
-  assert.is(a.pendingClients(), 3, 'counted until the caller ends it');
+  assert.is(a.pendingClients(), 5, 'counted (all workers) until the caller ends it');
   a.pendingEnded();
   assert.is(a.admit(0), 'ok', 'pending clients never take admitted room');
-  assert.is(a.pendingClients(), 2);
+  assert.is(a.pendingClients(), 4);
 });
 
 test('worker shares: a dead worker\'s pending, admitted and live counts are released exactly', async () => {
   const { WorkerShares } = await import('../../src/limits/worker-shares.ts');
   const { BrokerTable } = await import('../../src/brokers/broker-table.ts');
-  const limits = { maxConnections: 100, maxPending: 100, connectRatePerSec: 0, connectBurst: 1 };
+  const limits = { maxConnections: 100, maxPendingPerWorker: 100, connectRatePerSec: 0, connectBurst: 1 };
   const sab = Admission.allocate();
   const brokersSab = BrokerTable.allocate(4);
   const shares = new WorkerShares(WorkerShares.allocate(4));
@@ -68,7 +75,7 @@ test('worker shares: a dead worker\'s pending, admitted and live counts are rele
 });
 
 test('token bucket: burst, then refills at the rate, fractional refills accumulate', () => {
-  const a = new Admission(Admission.allocate(), { maxConnections: 1000, maxPending: 10, connectRatePerSec: 2, connectBurst: 3 }, 1000);
+  const a = new Admission(Admission.allocate(), { maxConnections: 1000, maxPendingPerWorker: 10, connectRatePerSec: 2, connectBurst: 3 }, 1000);
   a.init(1000);
   const verdicts = [1000, 1000, 1000, 1000].map((t) => { const v = a.admit(t); a.release(); return v; });
   assert.equal(verdicts, ['ok', 'ok', 'ok', 'connect-rate']);
