@@ -4,7 +4,8 @@
 // A connection is an object with prototype methods, reached from its socket through one symbol; the
 // socket listeners are shared module functions, so a connection costs no closures. After hand-over to
 // the data path the socket forgets the object, and only the compact admin record and what the end of
-// forwarding needs stay alive.
+// forwarding needs stay alive. An outcome is counted before the gauge (pending, admitted) it leaves is
+// decremented, so a reader of the shared counts never sees a connection in neither.
 import type { Socket } from 'node:net';
 import { ConnectReader, refusalOf, type ConnectRefusalVerdict } from '../src/mqtt/connect-reader.ts';
 import type { ConnectInfo } from '../src/mqtt/connect.ts';
@@ -111,8 +112,8 @@ class ClientConnection implements DeadlineEntry {
   onEnd(): void {
     if (this.phase !== 'connect') return;
     const bufferedBytes = this.reader!.bufferedBytes;
-    this.endConnectPhase('closed');
     this.ctx.counters.add('client_ended_before_connect');
+    this.endConnectPhase('closed');
     if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote(), bufferedBytes }, 'client ended its stream before CONNECT was complete');
     this.socket.destroy();
   }
@@ -120,8 +121,8 @@ class ClientConnection implements DeadlineEntry {
   onClose(): void {
     switch (this.phase) {
       case 'connect':
-        this.endConnectPhase('closed');
         this.ctx.counters.add('client_closed_before_connect');
+        this.endConnectPhase('closed');
         if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote() }, 'client closed before CONNECT');
         return;
       case 'refused':
@@ -158,8 +159,8 @@ class ClientConnection implements DeadlineEntry {
 
   /** Ends a pending connection without an answer (max_pending): counted and logged as `counter`. */
   close(counter: CounterName, msg: string, fields: Record<string, unknown>): void {
-    this.endConnectPhase('closed');
     this.ctx.counters.add(counter);
+    this.endConnectPhase('closed');
     this.ctx.faultLog.warn(counter, { remote: this.remote(), ...fields }, msg);
     this.socket.destroy();
   }
@@ -167,10 +168,10 @@ class ClientConnection implements DeadlineEntry {
   /** Refuses the client: the CONNACK MQTT has for the case (or none), FIN, then destroy after a linger. */
   refuse(refusal: Refusal | undefined, level: number | undefined, protocolName: string | undefined,
     counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    this.ctx.counters.add(counter);
     if (this.phase === 'connect') this.endConnectPhase('refused');
     else this.phase = 'refused';
     this.releaseSlot();
-    this.ctx.counters.add(counter);
     this.ctx.faultLog.warn(counter, { remote: this.remote(), ...fields }, msg);
     if (this.socket.destroyed) {
       this.phase = 'closed'; // the client left while it was being placed: nobody to answer
@@ -224,9 +225,9 @@ class ClientConnection implements DeadlineEntry {
     }
     switch (p.kind) {
       case 'client-gone':
+        this.ctx.counters.add('client_closed_while_placing');
         this.phase = 'closed';
         this.releaseSlot();
-        this.ctx.counters.add('client_closed_while_placing');
         return;
       case 'no-broker':
         return this.refuse('server-unavailable', connect.protocolLevel, undefined, 'refused_no_broker', 'no broker reachable', { clientId: connect.clientId });
@@ -283,8 +284,8 @@ class ForwardedPair {
 
   end(end: ForwardEnd): void {
     const ctx = this.#ctx;
-    this.#release();
     ctx.counters.add('connections_closed');
+    this.#release();
     try {
       // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
       if (this.#pinned) ctx.selector.released?.(this.#key, this.#broker);
@@ -295,8 +296,8 @@ class ForwardedPair {
   }
 
   fail(err: unknown): void {
-    this.#release();
     this.#ctx.counters.add('connections_closed');
+    this.#release();
     this.#ctx.faultLog.error('internal_error', { err: errorText(err) }, 'data path failed');
   }
 

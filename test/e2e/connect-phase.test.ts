@@ -195,8 +195,8 @@ test('every protocol level under both names: accepted pairs forwarded; MQTT abov
 });
 
 test('every connection of this file is accounted for: pending, admitted, or ended with one outcome', async () => {
-  const s = await waitForStats(sluice, (x) => x.openClients === 0 && x.pendingClients === 0, 'all connections over');
-  assert.is(unaccounted(s), 0, JSON.stringify(s));
+  const s = await waitForStats(sluice, (x) => x.openClients === 0 && x.pendingClients === 0 && unaccounted(x) === 0, 'all over, every connection accounted for');
+  assert.ok(s.counters.connections_accepted > 500);
 });
 
 test.run();

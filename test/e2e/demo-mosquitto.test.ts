@@ -210,7 +210,8 @@ if (!findMosquitto()) {
     await once(holder, 'listening');
     const dir = mkdtempSync(join(tmpdir(), 'sluice-demo-fail-'));
     const file = join(dir, 'sluice.yaml');
-    writeFileSync(file, stringify({ listeners: [{ bind: `127.0.0.1:${port}` }], ...(await demoConfig(2)) }));
+    // The admin port is taken: it binds after the demo brokers and the workers started.
+    writeFileSync(file, stringify({ listeners: [{ bind: `127.0.0.1:${await freePort()}` }], admin: { bind: `127.0.0.1:${port}` }, ...(await demoConfig(2)) }));
     const child = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
