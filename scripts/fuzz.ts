@@ -2,10 +2,12 @@
 // through the ConnectReader whole, byte by byte, cut in two at every position (inputs up to --every-cut
 // bytes) and at random places; N/100 of them also go through a real Sluice listener (a child process,
 // two workers, splice data path unless SLUICE_DATAPATH says otherwise) against a recording broker.
+// Every CONNECT the reader accepts is also parsed by mqtt-packet (the reference): the fields must agree.
 // Prints the verdict counts, every mismatch with its input, and (--print) every input and verdict.
 // Exit code 1 on any mismatch or if Sluice is not healthy afterwards.
 import { parseArgs } from 'node:util';
-import { readerOutcome, observable } from '../test/fuzz/reader-outcome.ts';
+import { readerOutcome, observable, referenceDifferences } from '../test/fuzz/reader-outcome.ts';
+import { readConnect } from '../src/mqtt/connect.ts';
 import { corpusInput, splitsOf } from '../test/fuzz/connect-corpus.ts';
 import { mulberry32 } from '../test/helpers/random.ts';
 
@@ -43,6 +45,15 @@ for (let i = 0; i < count; i++) {
   const kind = whole.verdict.split(' ')[0];
   verdicts.set(kind, (verdicts.get(kind) ?? 0) + 1);
   if (values.print) process.stdout.write(`#${i} ${input.kind} ${input.bytes.toString('hex')} -> ${whole.verdict} ${observable(whole)}\n`);
+  if (kind === 'complete') {
+    // The one-walk parse against mqtt-packet, the reference: what Sluice accepts, it reads the same.
+    const r = readConnect(input.bytes, maxConnectBytes);
+    const diff = r.kind === 'complete' ? referenceDifferences(input.bytes.subarray(0, r.packetBytes), r.connect) : [`readConnect: ${r.kind}`];
+    if (diff.length > 0) {
+      mismatches++;
+      process.stdout.write(`MISMATCH reference #${i} ${input.bytes.toString('hex')}: ${diff.join('; ')}\n`);
+    }
+  }
   const cuts = splitsOf(input.bytes, random, 3).map((s) => ({ name: s.name, pieces: s.pieces }));
   if (input.bytes.length <= everyCut) {
     for (let cut = 1; cut < input.bytes.length; cut++) cuts.push({ name: `cut@${cut}`, pieces: [input.bytes.subarray(0, cut), input.bytes.subarray(cut)] });

@@ -247,24 +247,25 @@ class ClientConnection implements DeadlineEntry {
       clientId: connect.clientId, username: connect.username, protocolLevel: connect.protocolLevel,
       broker: ctx.config.brokers[p.broker].name, worker: ctx.workerId, remote: this.remote(), sinceMs: Date.now(),
     };
-    // From here the socket belongs to the data path.
+    // From here the socket belongs to the data path, and the admission slot to the pair.
     this.phase = 'forwarding';
+    this.admitted = false;
     socket[kConnection] = undefined;
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
-    ctx.brokerTable.connectionOpened(p.broker);
-    ctx.counters.add('connections_forwarded');
-    ctx.clients.set(this.id, record);
+    const pair = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record);
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
     p.socket.write(bytes);
-    const ended = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record);
-    ctx.forward(socket, p.socket, ctx.bytes).then((end) => ended.end(end), (err: unknown) => ended.fail(err));
+    ctx.forward(socket, p.socket, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
   }
 }
 
-/** What the end of a forwarded pair needs, and nothing more (the connection object is gone by then). */
+/**
+ * A forwarded pair's share of the counts (admission slot, broker live count, admin record), from
+ * hand-over to its end, and nothing more: the connection object is gone by then.
+ */
 class ForwardedPair {
   readonly #ctx: WorkerContext;
   readonly #id: number;
@@ -280,6 +281,9 @@ class ForwardedPair {
     this.#key = key;
     this.#pinned = pinned;
     this.#record = record;
+    ctx.brokerTable.connectionOpened(broker);
+    ctx.counters.add('connections_forwarded');
+    ctx.clients.set(id, record);
   }
 
   end(end: ForwardEnd): void {

@@ -11,10 +11,15 @@ export type WorkerData = {
 
 export type ToWorker =
   | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
+  | { type: 'datapath-stats'; requestId: number }
   | { type: 'shutdown' }
   | { type: 'crash' }; // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
 
 export type FromWorker =
   | { type: 'listening'; workerId: number; addresses: string[]; datapath: 'js' | 'splice' }
   | { type: 'listen-failed'; workerId: number; address: string; error: string }
-  | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number };
+  | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number }
+  | { type: 'datapath-stats'; requestId: number; stats: DatapathStats };
+
+/** A worker's splice data path now (zeros on the JS path): pairs, and pipes pooled or holding bytes. */
+export type DatapathStats = { pairs: number; pipesPooled: number; pipesInUse: number };

@@ -13,6 +13,7 @@ import { acceptClient } from './client-connection.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { takeSplicedBytes } from './forward-splice.ts';
+import { splice } from './splice-addon.ts';
 import type { ByteMeter } from './forward.ts';
 import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
 
@@ -114,6 +115,11 @@ port.on('message', (m: ToWorker) => {
         out.push(c);
       }
       post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size });
+      break;
+    }
+    case 'datapath-stats': {
+      const st = splice?.stats();
+      post({ type: 'datapath-stats', requestId: m.requestId, stats: { pairs: st?.pairs ?? 0, pipesPooled: st?.pipesPooled ?? 0, pipesInUse: st?.pipesInUse ?? 0 } });
       break;
     }
     case 'crash':

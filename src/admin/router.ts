@@ -50,12 +50,13 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       const clientId = url.searchParams.get('client_id') ?? undefined;
       return ok(await d.supervisor.listClients({ clientId, limit }));
     } }],
-    ['/api/stats', { method: 'GET', handler: () => ok({
+    ['/api/stats', { method: 'GET', handler: async () => ok({
       counters: d.counters.snapshot(),
       openClients: d.admission.openClients(),
       pendingClients: d.admission.pendingClients(),
       // The data path the listening workers run: 'js', 'splice', or 'splice+js' if one fell back.
       datapath: [...new Set(d.supervisor.status().map((w) => w.datapath).filter(Boolean))].join('+') || undefined,
+      splice: await d.supervisor.datapathStats(),
       sticky: { size: d.stickyTable.size(), capacity: d.stickyTable.capacity },
     }) }],
   ]);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { SluiceError, ErrorCode } from '../errors.ts';
 import type { ClientRecord } from '../../workers/worker-context.ts';
-import type { FromWorker, ToWorker, WorkerData } from '../../workers/messages.ts';
+import type { DatapathStats, FromWorker, ToWorker, WorkerData } from '../../workers/messages.ts';
 
 const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
 const maxRestartDelayMs = 5000;
@@ -21,6 +21,11 @@ type Slot = {
   datapath: 'js' | 'splice' | undefined;
 };
 
+/** What a worker answers to a request the supervisor sends it. */
+type Answer = Extract<FromWorker, { requestId: number }>;
+type Request = Extract<ToWorker, { requestId: number }>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined; datapath: Slot['datapath'] };
 
 /** Gives back what a dead worker held of the shared counts; returns how many clients it dropped. */
@@ -33,7 +38,7 @@ export class Supervisor {
   readonly #shared: WorkerData['shared'];
   readonly #epochMs: number;
   readonly #slots: Slot[] = [];
-  readonly #pending = new Map<number, (m: Extract<FromWorker, { type: 'clients' }>) => void>();
+  readonly #pending = new Map<number, (m: Answer) => void>();
   #nextRequestId = 1;
   #stopping = false;
 
@@ -66,15 +71,27 @@ export class Supervisor {
 
   /** Asks every listening worker for its forwarded clients; workers that do not answer in time are skipped. */
   async listClients(filter: { clientId?: string; limit: number }): Promise<{ clients: ClientRecord[]; total: number }> {
-    const answers = await Promise.all(this.#slots.filter((s) => s.state === 'listening' && s.worker).map((s) => this.#ask(s.worker!, filter)));
+    const answers = await this.#askAll({ type: 'list-clients', clientId: filter.clientId, limit: filter.limit });
     const clients: ClientRecord[] = [];
     let total = 0;
     for (const a of answers) {
-      if (!a) continue;
+      if (a?.type !== 'clients') continue;
       total += a.total;
       for (const c of a.clients) if (clients.length < filter.limit) clients.push(c);
     }
     return { clients, total };
+  }
+
+  /** The splice data path of every listening worker, summed (pairs forwarding, pipes pooled and in use). */
+  async datapathStats(): Promise<DatapathStats> {
+    const sum: DatapathStats = { pairs: 0, pipesPooled: 0, pipesInUse: 0 };
+    for (const a of await this.#askAll({ type: 'datapath-stats' })) {
+      if (a?.type !== 'datapath-stats') continue;
+      sum.pairs += a.stats.pairs;
+      sum.pipesPooled += a.stats.pipesPooled;
+      sum.pipesInUse += a.stats.pipesInUse;
+    }
+    return sum;
   }
 
   /** Test hook (SLUICE_TEST_HOOKS=1 only): makes worker `id` throw, to exercise replacement. */
@@ -100,12 +117,17 @@ export class Supervisor {
     }));
   }
 
-  #ask(worker: Worker, filter: { clientId?: string; limit: number }): Promise<Extract<FromWorker, { type: 'clients' }> | undefined> {
+  /** Sends `request` to every listening worker; a worker that does not answer in time gives undefined. */
+  #askAll(request: DistributiveOmit<Request, 'requestId'>): Promise<(Answer | undefined)[]> {
+    return Promise.all(this.#slots.filter((s) => s.state === 'listening' && s.worker).map((s) => this.#ask(s.worker!, request)));
+  }
+
+  #ask(worker: Worker, request: DistributiveOmit<Request, 'requestId'>): Promise<Answer | undefined> {
     const requestId = this.#nextRequestId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.#pending.delete(requestId); resolve(undefined); }, adminQueryTimeoutMs);
       this.#pending.set(requestId, (m) => { clearTimeout(timer); this.#pending.delete(requestId); resolve(m); });
-      worker.postMessage({ type: 'list-clients', requestId, clientId: filter.clientId, limit: filter.limit } satisfies ToWorker);
+      worker.postMessage({ ...request, requestId } as ToWorker);
     });
   }
 
@@ -131,6 +153,7 @@ export class Supervisor {
             void worker.terminate();
             break;
           case 'clients':
+          case 'datapath-stats':
             this.#pending.get(m.requestId)?.(m);
             break;
         }

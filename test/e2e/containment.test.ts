@@ -10,10 +10,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
 import { startMosquittos, type MosquittoCluster } from '../helpers/mosquitto.ts';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
-import { connectBytes, connectClient, parsePackets, rawExchange } from '../helpers/mqtt.ts';
+import { connackCode, connectBytes, connectClient, rawExchange } from '../helpers/mqtt.ts';
 import { stats, unaccounted, waitForStats } from '../helpers/stats.ts';
 import { kThrowingClientId } from '../../workers/placement.ts';
 
@@ -31,12 +30,6 @@ async function sluiceWith(config: Record<string, unknown>, env: Record<string, s
   const s = await startSluice({ brokers: [{ name: 'm', address: cluster.brokers[0].address }], log: { level: 'warn' }, ...config }, { env });
   started.push(s);
   return s;
-}
-
-function connackCode(data: Buffer, version: 4 | 5): number | undefined {
-  const [p] = parsePackets(data, version) as mqttPacket.IConnackPacket[];
-  assert.is(p?.cmd, 'connack', `CONNACK expected, got ${data.toString('hex')}`);
-  return version === 5 ? p.reasonCode : p.returnCode;
 }
 
 /** A socket that connects and never sends a byte; resolves once connected. */

@@ -1,11 +1,10 @@
 // End to end: no reachable broker, max_connections and connect_rate answer with CONNACK reason codes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import mqttPacket from 'mqtt-packet';
 import { startMosquittos, type MosquittoCluster } from '../helpers/mosquitto.ts';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
-import { connectBytes, parsePackets, rawExchange } from '../helpers/mqtt.ts';
+import { connackCode, connectBytes, rawExchange } from '../helpers/mqtt.ts';
 
 let cluster: MosquittoCluster;
 const started: SluiceProcess[] = [];
@@ -22,20 +21,14 @@ async function sluiceWith(config: Record<string, unknown>): Promise<SluiceProces
   return s;
 }
 
-function code(data: Buffer, version: 4 | 5): number | undefined {
-  const [p] = parsePackets(data, version) as mqttPacket.IConnackPacket[];
-  assert.is(p?.cmd, 'connack', `CONNACK expected, got ${data.toString('hex')}`);
-  return version === 5 ? p.reasonCode : p.returnCode;
-}
-
 test('no broker reachable: CONNACK 0x03 (3.1.1) and 0x88 (5.0), after trying every candidate', async () => {
   const dead = [await freePort(), await freePort()];
   const s = await sluiceWith({ brokers: dead.map((p, i) => ({ name: `dead${i}`, address: `127.0.0.1:${p}` })) });
   const r4 = await rawExchange(s.port, [connectBytes({ clientId: 'lonely', protocolVersion: 4 })]);
-  assert.is(code(r4.data, 4), 0x03);
+  assert.is(connackCode(r4.data, 4), 0x03);
   assert.ok(r4.closed);
   const r5 = await rawExchange(s.port, [connectBytes({ clientId: 'lonely', protocolVersion: 5 })]);
-  assert.is(code(r5.data, 5), 0x88);
+  assert.is(connackCode(r5.data, 5), 0x88);
   const stats = (await s.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
   assert.is(stats.refused_no_broker, 2);
   assert.is(stats.broker_connect_failures, 4, 'both candidates were tried for each client');
@@ -49,7 +42,7 @@ test('a dead first choice falls through to a live broker', async () => {
   });
   for (let i = 0; i < 4; i++) {
     const r = await rawExchange(s.port, [connectBytes({ clientId: `fall-${i}`, protocolVersion: 4 })], { stopAfterBytes: 4 });
-    assert.is(code(r.data, 4), 0);
+    assert.is(connackCode(r.data, 4), 0);
   }
 });
 
@@ -61,8 +54,8 @@ test('limits.max_connections: the client over the cap gets 0x97 (5.0) / 0x03 (3.
   const r5 = await rawExchange(s.port, [connectBytes({ clientId: 'over5', protocolVersion: 5 })]);
   const r4 = await rawExchange(s.port, [connectBytes({ clientId: 'over4', protocolVersion: 4 })]);
   await held;
-  assert.is(code(r5.data, 5), 0x97);
-  assert.is(code(r4.data, 4), 0x03);
+  assert.is(connackCode(r5.data, 5), 0x97);
+  assert.is(connackCode(r4.data, 4), 0x03);
 });
 
 test('limits.connect_rate: a burst past the bucket gets 0x9F (5.0)', async () => {
@@ -70,7 +63,7 @@ test('limits.connect_rate: a burst past the bucket gets 0x9F (5.0)', async () =>
   const codes: (number | undefined)[] = [];
   for (let i = 0; i < 4; i++) {
     const r = await rawExchange(s.port, [connectBytes({ clientId: `rate-${i}`, protocolVersion: 5 })], { stopAfterBytes: 3, waitMs: 2000 });
-    codes.push(code(r.data, 5));
+    codes.push(connackCode(r.data, 5));
   }
   assert.equal(codes, [0, 0, 0x9f, 0x9f]);
   const stats = (await s.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;

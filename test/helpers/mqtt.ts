@@ -57,3 +57,10 @@ export function parsePackets(buf: Buffer, protocolVersion: number): mqttPacket.P
   parser.parse(buf);
   return packets;
 }
+
+/** The reason code (MQTT 5) or return code (3.1/3.1.1) of the CONNACK that `data` holds; throws if it holds none. */
+export function connackCode(data: Buffer, version: 4 | 5): number | undefined {
+  const [p] = parsePackets(data, version) as mqttPacket.IConnackPacket[];
+  if (p?.cmd !== 'connack') throw new Error(`CONNACK expected, got ${data.toString('hex')}`);
+  return version === 5 ? p.reasonCode : p.returnCode;
+}
