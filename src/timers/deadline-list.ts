@@ -37,10 +37,6 @@ export class DeadlineList<T extends DeadlineEntry> {
     return this.#head;
   }
 
-  has(entry: T): boolean {
-    return entry.deadlineMs !== 0;
-  }
-
   /** Appends `entry`, due durationMs from now. */
   add(entry: T): void {
     if (entry.deadlineMs !== 0) throw new Error('DeadlineList: entry is already in a list');
@@ -70,11 +66,6 @@ export class DeadlineList<T extends DeadlineEntry> {
     // The timer is left armed: when it fires it finds the new head and re-arms for it (lazy), so a
     // busy list costs one timer callback per duration, not a clearTimeout per removal.
     if (this.#size === 0) this.#disarm();
-  }
-
-  /** Removes every entry without expiring it (shutdown). */
-  clear(): void {
-    while (this.#head) this.remove(this.#head);
   }
 
   #arm(atMs: number): void {
