@@ -1,6 +1,6 @@
 // Test runner: runs each uvu test file in its own Node process and ends with "N passed, N failed".
 // One process per file keeps end-to-end suites (servers, workers, brokers) from leaking into each other.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -19,13 +19,24 @@ function findTests(dir: string): string[] {
 
 type FileResult = { file: string; passed: number; failed: number; skipped: number; note?: string };
 
+// The file running now: Ctrl-C or a stop signal ends its whole process group too (it is detached).
+let running: ChildProcess | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running?.pid) try { process.kill(-running.pid, 'SIGKILL'); } catch { /* already gone */ }
+    process.exit(130);
+  });
+}
+
 function runFile(file: string, env: Record<string, string> = {}): Promise<FileResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    // Its own process group: a file that hangs is killed with everything it started (Sluice, brokers).
+    const child = spawn(process.execPath, [file], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: true });
+    running = child;
     let out = '';
     child.stdout.on('data', (d: Buffer) => { out += d; process.stdout.write(d); });
     child.stderr.on('data', (d: Buffer) => { process.stderr.write(d); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), fileTimeoutMs);
+    const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); } }, fileTimeoutMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const total = Number(/Total:\s+(\d+)/.exec(out)?.[1] ?? NaN);

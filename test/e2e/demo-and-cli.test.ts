@@ -151,16 +151,26 @@ test('a worker that dies is replaced and the others keep serving', async () => {
   assert.is(r.status, 202);
   let health;
   let sawRestart = false;
+  let served = 0;
+  const resets: string[] = [];
   for (let i = 0; i < 100; i++) {
     health = await demo.admin<{ workers: { id: number; restarts: number }[] }>('/healthz');
     if (health.body.workers.find((w) => w.id === 1)!.restarts === 1) sawRestart = true;
     if (sawRestart && health.status === 200) break;
-    // Meanwhile clients are still served (by worker 2, or the replacement).
-    const c = await connectClient(demo.port, { clientId: `during-restart-${i}` });
-    await c.endAsync();
+    // Meanwhile clients are still served (by worker 2, or the replacement). A connection the kernel had
+    // queued on the dying worker's listener is reset with it: that client retries, as a real one would.
+    try {
+      const c = await connectClient(demo.port, { clientId: `during-restart-${i}` });
+      await c.endAsync();
+      served++;
+    } catch (err) {
+      resets.push((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    }
     await new Promise((res) => setTimeout(res, 50));
   }
   assert.ok(sawRestart, 'restart recorded');
+  assert.ok(served > 0, `clients were served during the restart (${resets.length} reset: ${resets.join(', ')})`);
+  assert.ok(resets.length <= 2, `only connections queued on the dying worker are cut: ${resets.join(', ')}`);
   assert.is(health!.status, 200);
   assert.match(demo.output(), /worker died; replacing it/);
 });

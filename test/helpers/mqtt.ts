@@ -3,8 +3,10 @@ import { connect as netConnect, type Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 
+/** Connects once (no retries): rejects on an error, a refusal or a close before CONNACK, never hangs. */
 export async function connectClient(port: number, opts: IClientOptions): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  // allowRetries false: without it connectAsync waits forever for a connection closed before its CONNACK.
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5000, ...opts }, false);
 }
 
 export function connectBytes(opts: { clientId: string; protocolVersion?: 3 | 4 | 5; username?: string; password?: string; clean?: boolean }): Buffer {
