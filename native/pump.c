@@ -1,0 +1,299 @@
+// The pump: moves a forwarded pair's bytes both ways, and the pipe pool it splices through.
+//
+// Per direction and wake-up, bytes are first read with recv(2) into the thread's scratch buffer and sent
+// on at once (one copy; what has arrived is coalesced into one read and one write). A read that fills
+// the scratch buffer is a bulk transfer: the rest of that wake-up goes socket -> pipe -> socket with
+// splice(2), inside the kernel (HAProxy's splice-auto idea). Bytes a destination cannot take yet wait
+// in the direction (userspace remainder or pipe), and the source is not read again until they are gone
+// (backpressure: nothing is buffered without bound). Order is kept: a direction holds bytes in at most
+// one of the two places. Polling is level-triggered, so what is left wakes us again.
+#include "sluice.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+// Fairness: one wake-up moves at most this many rounds per direction, then yields to the loop.
+#define kRoundsPerWakeup 16
+// Reads this size or larger go on through the pipe (the scratch buffer is at least this big).
+#define kCopyBytes (16 * 1024)
+
+// ---- pipe pool ----------------------------------------------------------------------------------------
+
+static void pipe_close(pipe_t *p) {
+  close(p->rd);
+  close(p->wr);
+  p->rd = p->wr = -1;
+}
+
+/** Takes an idle pipe from the pool or makes one; returns 0 or an errno. */
+int pipe_take(state_t *st, pipe_t *out) {
+  if (st->pooled > 0) {
+    *out = st->pool[--st->pooled];
+    st->pipes_out++;
+    return 0;
+  }
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return errno;
+  // A bigger pipe means fewer splice calls per MiB. Refused (EPERM over pipe-user-pages-soft, or above
+  // pipe-max-size): keep the size the kernel gave, quietly.
+  int cap = fcntl(fds[1], F_SETPIPE_SZ, (int)st->pipe_bytes);
+  if (cap < 0) cap = fcntl(fds[1], F_GETPIPE_SZ);
+  if (cap <= 0) cap = 65536;
+  out->rd = fds[0];
+  out->wr = fds[1];
+  out->cap = (size_t)cap;
+  out->gen = st->gen;
+  st->pipes_out++;
+  return 0;
+}
+
+/** Gives back an empty pipe: to the pool if it has room and the size is current, else closed. */
+void pipe_give(state_t *st, pipe_t *p) {
+  st->pipes_out--;
+  if (st->pooled < st->pool_max && p->gen == st->gen && !st->tearing_down) {
+    st->pool[st->pooled++] = *p;
+    p->rd = p->wr = -1;
+  } else {
+    pipe_close(p);
+  }
+}
+
+uint32_t pool_drain(state_t *st) {
+  uint32_t n = st->pooled;
+  while (st->pooled > 0) pipe_close(&st->pool[--st->pooled]);
+  return n;
+}
+
+// ---- one pair -----------------------------------------------------------------------------------------
+
+static void pend_free(dir_t *x) {
+  free(x->pend);
+  x->pend = NULL;
+  x->pend_len = x->pend_off = 0;
+}
+
+/** Keeps bytes the destination did not take, to write first next time. Returns 0 or ENOMEM. */
+static int pend_keep(dir_t *x, const uint8_t *bytes, size_t n) {
+  x->pend = malloc(n);
+  if (x->pend == NULL) return ENOMEM;
+  memcpy(x->pend, bytes, n);
+  x->pend_len = (uint32_t)n;
+  x->pend_off = 0;
+  return 0;
+}
+
+static void note_eof(conn_t *c, int d) {
+  c->dir[d].eof = 1;
+  if (c->first < 0) c->first = d == kClient ? kClientClosed : kBrokerClosed;
+}
+
+/** Moves what it can in direction d. Returns 0, or an errno with *side set to the side whose socket failed. */
+static int pump_dir(conn_t *c, int d, int *side) {
+  state_t *st = c->st;
+  dir_t *x = &c->dir[d];
+  int src = c->fd[d], dst = c->fd[1 - d];
+  int splicing = 0;  // this wake-up's reads go through the pipe: a bulk transfer
+  for (int round = 0; round < kRoundsPerWakeup; round++) {
+    // 1. Userspace bytes first: the CONNECT and what followed it, or a copy the destination did not take.
+    while (x->pend != NULL) {
+      ssize_t n = send(dst, x->pend + x->pend_off, x->pend_len - x->pend_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n > 0) {
+        x->pend_off += (uint32_t)n;
+        if (x->pend_off == x->pend_len) pend_free(x);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && errno == EAGAIN) {
+        goto done;  // the destination is full: wait until it is writable
+      } else {
+        *side = 1 - d;
+        return n < 0 ? errno : EPIPE;
+      }
+    }
+    // 2. Bytes in the pipe.
+    if (x->queued > 0) {
+      ssize_t n = splice(x->pipe.rd, NULL, dst, NULL, x->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) x->queued -= (size_t)n;
+      else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        *side = 1 - d;
+        return errno;
+      }
+      if (x->queued > 0) goto done;
+    }
+    // 3. Both are empty: read more (so bytes stay in order).
+    if (x->eof) goto done;
+    if (!splicing) {
+      ssize_t n = recv(src, st->scratch, kCopyBytes, MSG_DONTWAIT);
+      if (n > 0) {
+        x->moved += (uint64_t)n;
+        st->moved[d] += (uint64_t)n;
+        ssize_t w = send(dst, st->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+          if (errno != EAGAIN && errno != EINTR) {
+            *side = 1 - d;
+            return errno;
+          }
+          w = 0;
+        }
+        if (w < n) {
+          int e = pend_keep(x, st->scratch + w, (size_t)(n - w));
+          if (e) {
+            *side = d;
+            return e;
+          }
+          goto done;
+        }
+        // A short read emptied the socket's receive queue: nothing more until the next wake-up. A full
+        // one is a bulk transfer: the rest of this wake-up is spliced.
+        if (n < kCopyBytes) goto done;
+        splicing = 1;
+        continue;
+      }
+      if (n == 0) {
+        note_eof(c, d);
+        goto done;
+      }
+      if (errno == EAGAIN || errno == EINTR) goto done;
+      *side = d;
+      return errno;
+    }
+    if (x->pipe.rd < 0) {
+      int e = pipe_take(st, &x->pipe);
+      if (e) {
+        *side = d;
+        return e;
+      }
+    }
+    ssize_t n = splice(src, NULL, x->pipe.wr, NULL, x->pipe.cap - x->queued, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      x->queued += (size_t)n;
+      x->moved += (uint64_t)n;
+      st->moved[d] += (uint64_t)n;
+    } else if (n == 0) {
+      note_eof(c, d);
+    } else if (errno == EAGAIN || errno == EINTR) {
+      // The socket is empty (or the pipe full: step 2 of the next round writes it out).
+      if (x->queued == 0) goto done;
+    } else {
+      *side = d;
+      return errno;
+    }
+  }
+done:
+  // An idle direction holds no pipe: it takes one again for the next bulk transfer.
+  if (x->queued == 0 && x->pipe.rd >= 0) pipe_give(st, &x->pipe);
+  if (x->eof && x->queued == 0 && x->pend == NULL && !x->shut) {
+    // Half-close: the source's FIN goes on once everything before it has. A failure here means the
+    // destination is gone already; the other direction finds out when it next writes.
+    shutdown(dst, SHUT_WR);
+    x->shut = 1;
+  }
+  return 0;
+}
+
+/** Polls each fd for what its two directions wait on: readable while its outgoing direction holds no
+ *  bytes (backpressure), writable while its incoming direction holds some. */
+static int update_interest(conn_t *c) {
+  for (int s = 0; s < 2; s++) {
+    dir_t *out = &c->dir[s], *in = &c->dir[1 - s];
+    uint32_t ev = 0;
+    if (!out->eof && out->queued == 0 && out->pend == NULL) ev |= EPOLLIN;
+    if (in->queued > 0 || in->pend != NULL) ev |= EPOLLOUT;
+    int e = conn_interest(c, s, ev);
+    if (e) return e;
+  }
+  return 0;
+}
+
+/** Starts forwarding a connection whose both fds are set: what is in c->in goes to the broker first. */
+void pair_start(conn_t *c) {
+  state_t *st = c->st;
+  c->phase = kPhasePumping;
+  st->pumping++;
+  for (int d = 0; d < 2; d++) c->dir[d].pipe.rd = c->dir[d].pipe.wr = -1;
+  if (c->in != NULL && c->in_len > 0) {
+    // The CONNECT and every byte read after it: counted as client->broker bytes, written first.
+    dir_t *x = &c->dir[kClient];
+    x->pend = c->in;
+    x->pend_len = c->in_len;
+    x->pend_off = 0;
+    x->moved += c->in_len;
+    st->moved[kClient] += c->in_len;
+    c->in = NULL;
+  } else {
+    free(c->in);
+    c->in = NULL;
+  }
+  c->in_len = c->in_cap = 0;
+  pair_pump(c);
+}
+
+void pair_pump(conn_t *c) {
+  for (int d = 0; d < 2; d++) {
+    int side = kClient;
+    int e = pump_dir(c, d, &side);
+    if (e) {
+      pair_end(c, side == kClient ? kClientError : kBrokerError, e);
+      return;
+    }
+  }
+  if (c->dir[0].shut && c->dir[1].shut) {
+    pair_end(c, c->first, 0);  // FIN both ways, everything delivered
+    return;
+  }
+  int e = update_interest(c);
+  if (e) pair_end(c, kClientError, e);
+}
+
+/** EPOLLERR on one side: its socket's own error says what happened (a reset, typically). */
+void pair_on_error(conn_t *c, int side, int err) {
+  int so = 0;
+  socklen_t len = sizeof so;
+  if (getsockopt(c->fd[side], SOL_SOCKET, SO_ERROR, &so, &len) == 0 && so != 0) err = so;
+  pair_end(c, side == kClient ? kClientError : kBrokerError, err ? err : ECONNRESET);
+}
+
+/** Ends a pair: pipes back to the pool (a dirty one is closed), JS told (batched, or the legacy callback),
+ *  fds closed. The first FIN decides the reason when there was one. */
+void pair_end(conn_t *c, int reason, int err) {
+  state_t *st = c->st;
+  if (c->first >= 0) {
+    reason = c->first;
+    err = 0;
+  }
+  for (int d = 0; d < 2; d++) {
+    dir_t *x = &c->dir[d];
+    if (x->pipe.rd >= 0) {
+      if (x->queued == 0) {
+        pipe_give(st, &x->pipe);
+      } else {
+        st->pipes_out--;
+        pipe_close(&x->pipe);  // bytes nobody will read: a dirty pipe never goes back to the pool
+      }
+    }
+    pend_free(x);
+  }
+  st->pumping--;
+  if (!st->tearing_down) {
+    if (c->legacy) {
+      if (st->nlegacy == st->legacy_cap) {
+        uint32_t cap = st->legacy_cap ? st->legacy_cap * 2 : 16;
+        struct legacy_end *grown = realloc(st->legacy_ends, cap * sizeof *grown);
+        if (grown != NULL) {
+          st->legacy_ends = grown;
+          st->legacy_cap = cap;
+        }
+      }
+      if (st->nlegacy < st->legacy_cap) {
+        st->legacy_ends[st->nlegacy++] = (struct legacy_end){ c->legacy_cb, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err };
+        c->legacy_cb = NULL;  // the queued end owns the reference now
+      }
+    } else {
+      engine_emit(st, kEvEnded, c->slot, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err, NULL, 0);
+    }
+  }
+  conn_free(c);
+}
