@@ -86,6 +86,11 @@ function finish(a: number, b: number, tail: number, tailBytes: number, byteLengt
   return { hi, lo, big: BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)) };
 }
 
+/** The KeyHash with these two halves (a hash kept compactly as two uint32s, made whole again). */
+export function keyHashOf(hi: number, lo: number): KeyHash {
+  return { hi, lo, big: BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo)) };
+}
+
 /** Hash raw bytes. `hashKey(s)` equals `hashBytes(UTF-8 bytes of s)`. */
 export function hashBytes(bytes: Uint8Array): KeyHash {
   const n = bytes.length;

@@ -14,7 +14,8 @@ import type { CounterName } from '../src/metrics/counters.ts';
 import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
-import { placeClient, type Placement } from './placement.ts';
+import { PlacementAttempt } from './placement.ts';
+import { connectBroker } from './broker-connect.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 
 const kConnection = Symbol('sluice.clientConnection');
@@ -217,31 +218,38 @@ class ClientConnection implements DeadlineEntry {
   }
 
   async place(connect: ConnectInfo, bytes: Buffer): Promise<void> {
-    let p: Placement;
+    let attempt: PlacementAttempt;
     try {
-      p = await placeClient(this.ctx, this.id, connect, this.socket.remoteAddress, () => this.socket.destroyed);
+      attempt = new PlacementAttempt(this.ctx, this.id, connect, () => this.socket.remoteAddress);
     } catch (err) {
       return this.internalError(err, connect);
     }
-    switch (p.kind) {
-      case 'client-gone':
+    const { brokers, limits } = this.ctx.config;
+    for (let index = attempt.next(); index >= 0; index = attempt.next()) {
+      const result = await connectBroker(brokers[index].host, brokers[index].port, limits.brokerConnectTimeoutMs);
+      if (this.socket.destroyed) {
+        if (result.ok) result.socket.destroy();
         this.ctx.counters.add('client_closed_while_placing');
         this.phase = 'closed';
         this.releaseSlot();
         return;
-      case 'no-broker':
-        return this.refuse('server-unavailable', connect.protocolLevel, undefined, 'refused_no_broker', 'no broker reachable', { clientId: connect.clientId });
-      case 'placed':
-        try {
-          return this.startForwarding(connect, bytes, p);
-        } catch (err) {
-          p.socket.destroy();
-          return this.internalError(err, connect);
-        }
+      }
+      if (!result.ok) {
+        attempt.failed(result.reason);
+        continue;
+      }
+      try {
+        attempt.placed();
+        return this.startForwarding(connect, bytes, attempt, result.socket);
+      } catch (err) {
+        result.socket.destroy();
+        return this.internalError(err, connect);
+      }
     }
+    this.refuse('server-unavailable', connect.protocolLevel, undefined, 'refused_no_broker', 'no broker reachable', { clientId: connect.clientId });
   }
 
-  startForwarding(connect: ConnectInfo, bytes: Buffer, p: Extract<Placement, { kind: 'placed' }>): void {
+  startForwarding(connect: ConnectInfo, bytes: Buffer, p: PlacementAttempt, broker: Socket): void {
     const { ctx, socket } = this;
     const record: ClientRecord = {
       clientId: connect.clientId, username: connect.username, protocolLevel: connect.protocolLevel,
@@ -257,8 +265,8 @@ class ClientConnection implements DeadlineEntry {
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
-    p.socket.write(bytes);
-    ctx.forward(socket, p.socket, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
+    broker.write(bytes);
+    ctx.forward(socket, broker, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
   }
 }
 

@@ -1,49 +1,63 @@
-// Placement of one client whose CONNECT is read: its route key, the candidate brokers in preference
-// order (healthy, not draining), and a connect to each until one answers. Returns a result kind; the
-// connection source turns it into forwarding or a refusal. A throw from here is a Sluice bug: the caller
-// refuses that one client (internal error), logs and counts it, and the worker goes on.
-import type { Socket } from 'node:net';
+// Placement of one client whose CONNECT is read, for every connection source: its route key, the
+// candidate brokers in preference order (healthy, not draining), the broker connect failures counted,
+// and the sticky pin recorded once a broker answered. No sockets here: each source connects its own way
+// (Node sockets, or the native engine) and tells the attempt how it went. A throw from here is a Sluice
+// bug: the source refuses that one client (internal error), logs and counts it, and the worker goes on.
 import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import type { RouteKey } from '../src/balance/strategy.ts';
 import { hashKey } from '../src/hash.ts';
 import { routeKeyText } from './route-key.ts';
-import { connectBroker } from './broker-connect.ts';
 import type { WorkerContext } from './worker-context.ts';
-
-export type Placement =
-  | { kind: 'placed'; broker: number; socket: Socket; key: RouteKey; pinned: boolean }
-  | { kind: 'no-broker' } // every candidate was tried (or none is healthy)
-  | { kind: 'client-gone' }; // the client closed while a broker was being connected
 
 /** SLUICE_TEST_HOOKS=1 only: a client with this id makes placement throw (proves a throw costs one client). */
 export const kThrowingClientId = 'sluice-test-hook-placement-throws';
 const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
 
-export async function placeClient(
-  ctx: WorkerContext, connectionId: number, connect: ConnectInfo, remoteAddress: string | undefined, clientGone: () => boolean,
-): Promise<Placement> {
-  if (testHooks && connect.clientId === kThrowingClientId) throw new Error('placement failure requested by a test hook');
-  const keyText = routeKeyText(ctx.config.balance.key, connect, remoteAddress);
-  // No key at all (every source empty): place by a one-off key, so the strategy still spreads load.
-  const key: RouteKey = keyText
-    ? { text: keyText.text, hash: hashKey(keyText.text) }
-    : { text: `conn:${connectionId}`, hash: hashKey(`conn:${process.pid}:${ctx.workerId}:${connectionId}:${Date.now()}`) };
-  const brokers = ctx.config.brokers;
-  for (const index of ctx.selector.candidates(key)) {
-    if (!ctx.brokerTable.isHealthy(index) || ctx.brokerTable.isDraining(index)) continue;
-    const b = brokers[index];
-    const result = await connectBroker(b.host, b.port, ctx.config.limits.brokerConnectTimeoutMs);
-    if (clientGone()) {
-      if (result.ok) result.socket.destroy();
-      return { kind: 'client-gone' };
-    }
-    if (!result.ok) {
-      ctx.counters.add('broker_connect_failures');
-      ctx.faultLog.warn('broker_connect_failed', { broker: b.name, address: b.address, why: result.reason }, 'broker connect failed; trying the next candidate');
-      continue;
-    }
-    if (keyText) ctx.selector.placed?.(key, index);
-    return { kind: 'placed', broker: index, socket: result.socket, key, pinned: keyText !== undefined };
+export class PlacementAttempt {
+  readonly key: RouteKey;
+  /** The key came from the client (id, user name or address): its placement is pinned. */
+  readonly pinned: boolean;
+  /** The broker being tried (after next()), or -1. */
+  broker = -1;
+  readonly #ctx: WorkerContext;
+  readonly #candidates: number[];
+  #pos = 0;
+
+  /** remoteAddress is asked only when the route key needs it (an empty client id and user name). */
+  constructor(ctx: WorkerContext, connectionId: number, connect: ConnectInfo, remoteAddress: () => string | undefined) {
+    if (testHooks && connect.clientId === kThrowingClientId) throw new Error('placement failure requested by a test hook');
+    this.#ctx = ctx;
+    const keyText = routeKeyText(ctx.config.balance.key, connect, remoteAddress);
+    // No key at all (every source empty): place by a one-off key, so the strategy still spreads load.
+    this.key = keyText
+      ? { text: keyText.text, hash: hashKey(keyText.text) }
+      : { text: `conn:${connectionId}`, hash: hashKey(`conn:${process.pid}:${ctx.workerId}:${connectionId}:${Date.now()}`) };
+    this.pinned = keyText !== undefined;
+    this.#candidates = ctx.selector.candidates(this.key);
   }
-  return { kind: 'no-broker' };
+
+  /** The next broker to try (healthy and not draining), or -1 when every candidate was tried. */
+  next(): number {
+    const { brokerTable } = this.#ctx;
+    while (this.#pos < this.#candidates.length) {
+      const index = this.#candidates[this.#pos++];
+      if (!brokerTable.isHealthy(index) || brokerTable.isDraining(index)) continue;
+      this.broker = index;
+      return index;
+    }
+    this.broker = -1;
+    return -1;
+  }
+
+  /** The connect to this.broker failed (`why`: an errno name): counted and logged; try next(). */
+  failed(why: string): void {
+    const b = this.#ctx.config.brokers[this.broker];
+    this.#ctx.counters.add('broker_connect_failures');
+    this.#ctx.faultLog.warn('broker_connect_failed', { broker: b.name, address: b.address, why }, 'broker connect failed; trying the next candidate');
+  }
+
+  /** this.broker answered: the client's pin follows it. */
+  placed(): void {
+    if (this.pinned) this.#ctx.selector.placed?.(this.key, this.broker);
+  }
 }

@@ -8,7 +8,7 @@ export type RouteKeyText = { text: string; source: KeySource } | undefined;
  * Prefixes keep the sources apart: a client id "10.0.0.1" and a source address 10.0.0.1 are different keys.
  * Returns undefined when every configured source is empty; the client is then placed without a pin.
  */
-export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo, remoteAddress: string | undefined): RouteKeyText {
+export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo, remoteAddress: string | undefined | (() => string | undefined)): RouteKeyText {
   for (const source of sources) {
     switch (source) {
       case 'client-id':
@@ -17,9 +17,12 @@ export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo
       case 'username':
         if (connect.username) return { text: `u:${connect.username}`, source };
         break;
-      case 'source-address':
-        if (remoteAddress) return { text: `a:${remoteAddress}`, source };
+      case 'source-address': {
+        // Asked only here: a source may have to look the address up (the native engine: getpeername).
+        const address = typeof remoteAddress === 'function' ? remoteAddress() : remoteAddress;
+        if (address) return { text: `a:${address}`, source };
         break;
+      }
     }
   }
   return undefined;

@@ -1,4 +1,4 @@
-// Loads the native splice addon (native/splice.c, via node-gyp-build); when it is missing, not built or
+// Loads the native engine addon (native/*.c, via node-gyp-build); when it is missing, not built or
 // turned off, `spliceAvailable` is false, `spliceUnavailableReason` says why, and the JS path is used.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -8,15 +8,53 @@ export type SpliceEndFn = (bytesClientToBroker: number, bytesBrokerToClient: num
 
 export type SpliceStats = {
   pairs: number; // pairs forwarding now on this thread
+  connections: number; // connections of the engine in any phase (CONNECT phase, connecting, lingering...)
+  listeners: number;
   pipesPooled: number; // idle pipes kept for reuse (2 fds each)
   pipesInUse: number; // pipes held by directions with bytes in flight
   pipeBytes: number; // size asked of F_SETPIPE_SZ for new pipes
   poolMax: number;
 };
 
+/**
+ * What the engine tells JS, batched: `onEvents(count)` is called once per loop wake-up with `count`
+ * events in the events array, kEventFields numbers each: kind, slot, a, b, c, d (see native/sluice.h).
+ */
+export const EngineEvent = {
+  accepted: 1, // slot
+  data: 2, // slot, a = bytes read so far, b = their offset in the data array (-1: fetch with bytesOf)
+  endedEarly: 3, // slot, a = bytes read: FIN before the CONNECT was judged whole
+  resetEarly: 4, // slot, a = errno
+  timedOut: 5, // slot, a = bytes read: connect_timeout, the engine closed it
+  brokerFailed: 6, // slot, a = errno (ETIMEDOUT for the broker connect timeout)
+  connected: 7, // slot
+  ended: 8, // slot, a = bytes client->broker, b = bytes broker->client, c = reason (spliceEndReasons), d = errno
+  clientGone: 9, // slot, a = errno: the client reset while its broker was being connected
+  acceptFailed: 10, // a = errno: the listener pauses 100 ms
+} as const;
+export const kEventFields = 6;
+
 export type SpliceBinding = {
-  /** dup()s both fds and forwards between the dups on this thread's loop. Bad arguments throw;
-   *  a system failure (EMFILE...) returns its errno name and leaves nothing behind. */
+  /** The batch: onEvents(count) reads `count` events from `events` and CONNECT bytes from `data`. */
+  init(onEvents: (count: number) => void, events: Float64Array, data: Uint8Array): void;
+  configureEngine(connectTimeoutMs: number, brokerConnectTimeoutMs: number, lingerMs: number, maxConnectBytes: number): void;
+  /** Numeric IPs and ports, by broker index. */
+  setBrokers(ips: string[], ports: number[]): void;
+  /** SO_REUSEPORT listener on a numeric IP (null: every address, dual stack); an errno name on failure. */
+  listen(host: string | null, port: number, backlog: number): string | undefined;
+  closeListeners(): void;
+  /** Tell JS again once `bytes` are in (CONNECT phase). */
+  want(slot: number, bytes: number): string | undefined;
+  /** CONNACK (or none), FIN, a linger that drops what the client sends, then close. */
+  refuse(slot: number, connack?: Buffer): string | undefined;
+  /** Starts a broker connect (an event follows), or returns the errno name of a failure at once. */
+  connect(slot: number, broker: number): string | undefined;
+  /** Closes the client waiting longest in the CONNECT phase; its slot, or -1. */
+  evictOldest(): number;
+  remoteAddress(slot: number): [string, number] | undefined;
+  bytesOf(slot: number): Buffer | undefined;
+  /** (Sockets Node accepted.) dup()s both fds and forwards between the dups on this thread's loop. Bad
+   *  arguments throw; a system failure (EMFILE...) returns its errno name and leaves nothing behind. */
   start(clientFd: number, brokerFd: number, onEnd: SpliceEndFn): string | undefined;
   /** Ends every pair of this thread with reason 'shutdown' (each onEnd runs); returns how many. */
   stopAll(): number;

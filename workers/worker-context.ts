@@ -8,17 +8,9 @@ import type { BrokerTable } from '../src/brokers/broker-table.ts';
 import type { Selector } from '../src/balance/strategy.ts';
 import type { DeadlineEntry, DeadlineList } from '../src/timers/deadline-list.ts';
 import type { ByteMeter, ForwardFn } from './forward.ts';
+import type { ClientRecord } from '../src/worker-messages.ts';
 
-/** What the admin endpoint shows about a forwarded client. */
-export type ClientRecord = {
-  clientId: string;
-  username: string | undefined;
-  protocolLevel: number;
-  broker: string;
-  worker: number;
-  remote: string;
-  sinceMs: number;
-};
+export type { ClientRecord } from '../src/worker-messages.ts';
 
 export type WorkerContext = {
   workerId: number;

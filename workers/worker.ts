@@ -1,5 +1,7 @@
-// Worker thread entry: listens with reusePort on every configured address and serves client connections.
-import { createServer, type Server } from 'node:net';
+// Worker thread entry: listens with reusePort on every configured address and serves client connections,
+// with the native engine (plain TCP on Linux) or Node sockets (the JS data path).
+import { createServer, isIP, type Server } from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
 import { createLogger, RateLimitedLog } from '../src/log.ts';
 import { Counters } from '../src/metrics/counters.ts';
@@ -12,10 +14,10 @@ import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
-import { takeSplicedBytes } from './forward-splice.ts';
 import { splice } from './splice-addon.ts';
+import { NativeSource } from './native-source.ts';
 import type { ByteMeter } from './forward.ts';
-import type { FromWorker, ToWorker, WorkerData } from './messages.ts';
+import type { FromWorker, ToWorker, WorkerData } from '../src/worker-messages.ts';
 
 const data = rawWorkerData as WorkerData;
 const port = parentPort!;
@@ -62,11 +64,26 @@ const ctx: WorkerContext = {
   lingering: new DeadlineList<Expiring>(refusalLingerMs, expire),
 };
 
+/** Broker addresses as IPs, once, for the native engine (it never resolves a name per connection). */
+async function brokerIps(): Promise<(string | undefined)[]> {
+  return Promise.all(config.brokers.map(async (b) => {
+    if (isIP(b.host) !== 0) return b.host;
+    try {
+      return (await lookup(b.host)).address;
+    } catch (err) {
+      log.warn({ broker: b.name, host: b.host, err: (err as NodeJS.ErrnoException).code }, 'broker name does not resolve; it is skipped');
+      return undefined;
+    }
+  }));
+}
+
+const native = datapath.name === 'splice' ? new NativeSource(ctx, splice!, await brokerIps()) : undefined;
+
 // Bytes are published while connections live (a pair streaming for a day shows its bytes), once a
-// second: the JS path counts into `bytes` as chunks move, the splice addon per thread.
+// second: the JS path counts into `bytes` as chunks move, the native engine per thread.
 const bytesFlushIntervalMs = 1000;
 function flushBytes(): void {
-  const [splicedC2b, splicedB2c] = takeSplicedBytes();
+  const [splicedC2b, splicedB2c] = splice ? splice.takeMoved() : [0, 0];
   const c2b = bytes.clientToBroker + splicedC2b;
   const b2c = bytes.brokerToClient + splicedB2c;
   bytes.clientToBroker = 0;
@@ -82,6 +99,16 @@ const post = (m: FromWorker) => port.postMessage(m);
 async function listenAll(): Promise<void> {
   const addresses: string[] = [];
   for (const l of config.listeners) {
+    if (native) {
+      // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
+      const failure = native.listen(l.bind.host, l.bind.port);
+      if (failure !== undefined) {
+        post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: `listen ${failure} ${l.bind.address}` });
+        return;
+      }
+      addresses.push(l.bind.address);
+      continue;
+    }
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
     const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
     server.on('error', (err) => log.error({ err }, 'listener error'));
@@ -114,7 +141,8 @@ port.on('message', (m: ToWorker) => {
         if (out.length >= m.limit) break;
         out.push(c);
       }
-      post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size });
+      const nativeTotal = native ? native.list(m.clientId, m.limit, out) : 0;
+      post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size + nativeTotal });
       break;
     }
     case 'datapath-stats': {
@@ -127,6 +155,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'shutdown':
       for (const s of servers) s.close();
+      native?.closeListeners();
       flushBytes();
       port.close();
       break;

@@ -133,3 +133,20 @@ export function refusalOf(r: ConnectRefusalVerdict): { refusal: Refusal; protoco
       return { refusal: 'too-large', protocolLevel: r.protocolLevel, protocolName: undefined };
   }
 }
+
+/**
+ * For a buffer readConnect answered need-more on: how many bytes must be in before its verdict can
+ * change. Until the Connect Flags byte is in, every byte can (name, level, flags are judged byte by
+ * byte); after it, nothing changes until the whole packet is here. A source that gathers bytes itself
+ * (the native engine) asks again only then: a CONNECT cut into many segments costs a few calls, and the
+ * verdict is still the one the byte-by-byte reader gives.
+ */
+export function bytesWanted(buf: Uint8Array): number {
+  const frame = readFixedHeader(buf);
+  if (frame.kind !== 'header') return buf.length + 1;
+  const { headerBytes, packetBytes } = frame.header;
+  // Name length (2 bytes; its low byte is 4 or 6 once readConnect let it pass), name, level, flags.
+  if (buf.length < headerBytes + 2) return buf.length + 1;
+  const flagsEnd = headerBytes + 2 + buf[headerBytes + 1] + 2;
+  return buf.length < flagsEnd ? buf.length + 1 : packetBytes;
+}

@@ -4,8 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { SluiceError, ErrorCode } from '../errors.ts';
-import type { ClientRecord } from '../../workers/worker-context.ts';
-import type { DatapathStats, FromWorker, ToWorker, WorkerData } from '../../workers/messages.ts';
+import type { ClientRecord, DatapathStats, FromWorker, ToWorker, WorkerData } from '../worker-messages.ts';
 
 const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
 const maxRestartDelayMs = 5000;

@@ -4,7 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConnectReader } from '../../src/mqtt/connect-reader.ts';
+import { ConnectReader, bytesWanted } from '../../src/mqtt/connect-reader.ts';
 import { readConnect } from '../../src/mqtt/connect.ts';
 import { bigFixture, encodeVarint, fixtureNamed, smallFixtures } from '../fixtures/mqtt/connects.ts';
 import { corpusInput, splitsOf } from '../fuzz/connect-corpus.ts';
@@ -88,6 +88,22 @@ test('every fixture: byte by byte and every two-way cut give the whole-input out
   }
 });
 
+/**
+ * The native engine's way: it keeps the bytes and asks readConnect again only once bytesWanted(bytes)
+ * are in. Returns the verdict kind at the first prefix it asks about that is not need-more.
+ */
+function askedLikeTheEngine(bytes: Buffer, cap: number): string {
+  for (let have = 1; have <= bytes.length;) {
+    const prefix = bytes.subarray(0, have);
+    const r = readConnect(prefix, cap);
+    if (r.kind !== 'need-more') return r.kind === 'complete' ? `complete ${r.packetBytes}` : r.kind;
+    const want = bytesWanted(prefix);
+    assert.ok(want > have, 'it always wants more than it has');
+    have = want; // the engine may deliver more at once: by monotonicity the verdict is the same
+  }
+  return 'need-more';
+}
+
 // The property, on tens of thousands of seeded inputs: the outcome is a function of the bytes alone.
 const corpusSeed = 0x5eed_0011;
 const corpusCount = Number(process.env.SLUICE_READER_INPUTS ?? 20_000);
@@ -107,6 +123,9 @@ test(`${corpusCount} corpus inputs: whole, byte by byte, every two-way cut and r
     // What Sluice accepts (parsed once, in its own walk), mqtt-packet parses to the same fields.
     if (direct.kind === 'complete') assert.equal(referenceDifferences(bytes.subarray(0, direct.packetBytes), direct.connect), [], label);
     for (const s of splitsOf(bytes, random, 3)) assert.equal(readerOutcome(s.pieces, cap), whole, `${label} ${s.name}`);
+    // Asking only at bytesWanted() gives the verdict asking at every byte gives.
+    const everyByte = direct.kind === 'complete' ? `complete ${direct.packetBytes}` : direct.kind;
+    assert.is(askedLikeTheEngine(bytes, cap), everyByte, `${label} (asked at bytesWanted)`);
     if (bytes.length <= 120) {
       for (let cut = 1; cut < bytes.length; cut++) assert.equal(readerOutcome([bytes.subarray(0, cut), bytes.subarray(cut)], cap), whole, `${label} cut ${cut}`);
     }

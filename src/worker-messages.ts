@@ -1,6 +1,19 @@
-// Messages between the primary and the worker threads (postMessage), and the data each worker starts with.
-import type { ResolvedConfig } from '../src/config/resolved.ts';
-import type { ClientRecord } from './worker-context.ts';
+// Messages between the primary and the worker threads (postMessage), the data each worker starts with,
+// and the records they exchange. Both sides import this; it lives under src/ because src/ never imports
+// from workers/.
+import type { ResolvedConfig } from './config/resolved.ts';
+
+/** What the admin endpoint shows about a forwarded client. */
+export type ClientRecord = {
+  clientId: string;
+  username: string | undefined;
+  protocolLevel: number;
+  broker: string;
+  worker: number;
+  remote: string;
+  sinceMs: number;
+};
+
 
 export type WorkerData = {
   workerId: number;

@@ -1,0 +1,319 @@
+// The native connection source (plain TCP on Linux): the addon owns every socket from accept to close
+// (native/engine.c), and this file decides what it hands over: it reads each CONNECT (the same
+// readConnect every source uses), applies the limits, places the client (the same PlacementAttempt),
+// and answers with a refusal or a broker. Events come batched, once per loop wake-up.
+//
+// A connection is a slot (the engine's id for it) and a few numbers in typed arrays indexed by slot: no
+// object, closure, promise or timer per connection once it is forwarded. Only the client id and user
+// name strings (the admin view needs them) and, while a broker is being connected, the placement attempt.
+import { Buffer } from 'node:buffer';
+import { constants as osConstants } from 'node:os';
+import { readConnect, type ConnectInfo } from '../src/mqtt/connect.ts';
+import { bytesWanted, refusalOf, type ConnectRefusalVerdict } from '../src/mqtt/connect-reader.ts';
+import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
+import type { CounterName } from '../src/metrics/counters.ts';
+import { keyHashOf } from '../src/hash.ts';
+import type { ClientRecord } from '../src/worker-messages.ts';
+import { EngineEvent, kEventFields, type SpliceBinding } from './splice-addon.ts';
+import { PlacementAttempt } from './placement.ts';
+import type { WorkerContext } from './worker-context.ts';
+
+// A slot's phase, as this side sees it.
+const kFree = 0;
+const kPending = 1; // CONNECT phase: counted in max_pending
+const kPlacing = 2; // admitted: a broker is being connected
+const kForwarding = 3;
+
+const kBatchEvents = 1024;
+const kBatchDataBytes = 1 << 20;
+const kInitialSlots = 1024;
+// After a refusal CONNACK, how long the client gets to read it before the engine closes the socket.
+const kRefusalLingerMs = 2000;
+
+const errnoNames = new Map(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
+
+export class NativeSource {
+  readonly #ctx: WorkerContext;
+  readonly #engine: SpliceBinding;
+  readonly #events = new Float64Array(kBatchEvents * kEventFields);
+  readonly #data = Buffer.alloc(kBatchDataBytes);
+  /** Brokers the engine can dial (a name that did not resolve is skipped like a failed connect). */
+  readonly #dialable: boolean[];
+  // Per slot.
+  #phase = new Uint8Array(kInitialSlots);
+  #level = new Uint8Array(kInitialSlots); // the CONNECT's protocol level, for the CONNACK of a later refusal
+  #broker = new Int16Array(kInitialSlots);
+  #keyHi = new Uint32Array(kInitialSlots);
+  #keyLo = new Uint32Array(kInitialSlots);
+  #pinned = new Uint8Array(kInitialSlots);
+  #sinceMs = new Float64Array(kInitialSlots);
+  #clientId: (string | undefined)[] = [];
+  #username: (string | undefined)[] = [];
+  #attempt: (PlacementAttempt | undefined)[] = [];
+  #forwarding = 0;
+
+  constructor(ctx: WorkerContext, engine: SpliceBinding, brokerIps: (string | undefined)[]) {
+    this.#ctx = ctx;
+    this.#engine = engine;
+    const { limits, brokers } = ctx.config;
+    engine.init(this.#onEvents, this.#events, this.#data);
+    engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes);
+    this.#dialable = brokerIps.map((ip) => ip !== undefined);
+    engine.setBrokers(brokerIps.map((ip) => ip ?? '127.0.0.1'), brokers.map((b) => b.port));
+  }
+
+  /** Listens on a resolved IP (undefined: every address); an errno name on failure. */
+  listen(host: string | undefined, port: number): string | undefined {
+    return this.#engine.listen(host ?? null, port, 4096);
+  }
+
+  closeListeners(): void {
+    this.#engine.closeListeners();
+  }
+
+  /** Forwarded clients, for the admin view. */
+  list(clientId: string | undefined, limit: number, out: ClientRecord[]): number {
+    const brokers = this.#ctx.config.brokers;
+    for (let slot = 0; slot < this.#phase.length && out.length < limit; slot++) {
+      if (this.#phase[slot] !== kForwarding || (clientId !== undefined && this.#clientId[slot] !== clientId)) continue;
+      const remote = this.#engine.remoteAddress(slot);
+      out.push({
+        clientId: this.#clientId[slot] ?? '', username: this.#username[slot], protocolLevel: this.#level[slot],
+        broker: brokers[this.#broker[slot]].name, worker: this.#ctx.workerId,
+        remote: remote ? `${remote[0]}:${remote[1]}` : '', sinceMs: this.#sinceMs[slot],
+      });
+    }
+    return this.#forwarding;
+  }
+
+  readonly #onEvents = (count: number): void => {
+    const ev = this.#events;
+    for (let i = 0; i < count; i++) {
+      const at = i * kEventFields;
+      const kind = ev[at];
+      const slot = ev[at + 1];
+      try {
+        this.#handle(kind, slot, ev[at + 2], ev[at + 3], ev[at + 4], ev[at + 5]);
+      } catch (err) {
+        this.#internalError(slot, err);
+      }
+    }
+  };
+
+  #handle(kind: number, slot: number, a: number, b: number, c: number, d: number): void {
+    const ctx = this.#ctx;
+    switch (kind) {
+      case EngineEvent.accepted:
+        this.#accepted(slot);
+        return;
+      case EngineEvent.data:
+        if (this.#phase[slot] === kPending) this.#judge(slot, b >= 0 ? this.#data.subarray(b, b + a) : this.#engine.bytesOf(slot)!);
+        return;
+      case EngineEvent.endedEarly:
+        if (this.#endPending(slot)) ctx.counters.add('client_ended_before_connect');
+        return;
+      case EngineEvent.resetEarly:
+        if (this.#endPending(slot)) ctx.counters.add('client_closed_before_connect');
+        return;
+      case EngineEvent.timedOut:
+        if (this.#endPending(slot)) {
+          ctx.counters.add('refused_connect_timeout');
+          ctx.faultLog.warn('refused_connect_timeout', { slot, bufferedBytes: a }, 'CONNECT not complete within the timeout');
+        }
+        return;
+      case EngineEvent.brokerFailed:
+        if (this.#phase[slot] === kPlacing) {
+          this.#attempt[slot]!.failed(errnoName(a));
+          this.#tryNextBroker(slot);
+        }
+        return;
+      case EngineEvent.connected:
+        if (this.#phase[slot] === kPlacing) this.#forward(slot);
+        return;
+      case EngineEvent.clientGone:
+        if (this.#phase[slot] === kPlacing) {
+          ctx.counters.add('client_closed_while_placing');
+          this.#free(slot);
+          ctx.admission.release();
+        }
+        return;
+      case EngineEvent.ended:
+        if (this.#phase[slot] === kForwarding) this.#ended(slot, a, b, c, d);
+        return;
+      case EngineEvent.acceptFailed:
+        ctx.faultLog.warn('accept_failed', { why: errnoName(a) }, 'accept failed; the listener pauses 100 ms');
+        return;
+    }
+  }
+
+  #accepted(slot: number): void {
+    const ctx = this.#ctx;
+    if (slot >= this.#phase.length) this.#grow(slot);
+    ctx.counters.add('connections_accepted');
+    this.#phase[slot] = kPending;
+    if (!ctx.admission.pendingStarted()) {
+      // Over this worker's part of max_pending: the engine closes the client waiting longest.
+      const evicted = this.#engine.evictOldest();
+      if (evicted >= 0 && this.#phase[evicted] === kPending) {
+        ctx.counters.add('pending_evicted');
+        ctx.faultLog.warn('pending_evicted', {}, 'pending client evicted: limits.max_pending reached');
+        this.#endPending(evicted);
+      }
+    }
+  }
+
+  /** The CONNECT phase of `slot` ended: true if it was pending (its count is given back). */
+  #endPending(slot: number): boolean {
+    if (this.#phase[slot] !== kPending) return false;
+    this.#phase[slot] = kFree;
+    this.#ctx.admission.pendingEnded();
+    return true;
+  }
+
+  #judge(slot: number, bytes: Buffer): void {
+    const ctx = this.#ctx;
+    const r = readConnect(bytes, ctx.config.limits.maxConnectBytes);
+    switch (r.kind) {
+      case 'need-more':
+        this.#engine.want(slot, bytesWanted(bytes));
+        return;
+      case 'complete':
+        return this.#admit(slot, r.connect);
+      case 'not-connect':
+        return this.#refuseConnect(slot, r, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
+      case 'malformed':
+        return this.#refuseConnect(slot, r, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
+      case 'unsupported-protocol':
+        return this.#refuseConnect(slot, r, 'refused_unsupported_protocol', 'unsupported MQTT protocol level', { protocolName: r.protocolName, protocolLevel: r.protocolLevel });
+      case 'too-large':
+        return this.#refuseConnect(slot, r, 'refused_too_large', 'CONNECT larger than limits.max_connect_size',
+          { packetBytes: r.packetBytes, maxConnectBytes: ctx.config.limits.maxConnectBytes });
+    }
+  }
+
+  #refuseConnect(slot: number, r: ConnectRefusalVerdict, counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    const { refusal, protocolLevel, protocolName } = refusalOf(r);
+    this.#refuse(slot, refusal, protocolLevel, protocolName, counter, msg, fields);
+  }
+
+  /** Refuses `slot` (pending or placing): counted, logged, the CONNACK MQTT has for it, FIN, linger. */
+  #refuse(slot: number, refusal: Refusal, level: number | undefined, protocolName: string | undefined,
+    counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    const ctx = this.#ctx;
+    ctx.counters.add(counter);
+    const phase = this.#phase[slot];
+    if (phase === kPending) this.#endPending(slot);
+    else if (phase === kPlacing) {
+      this.#free(slot);
+      ctx.admission.release();
+    }
+    ctx.faultLog.warn(counter, { slot, ...fields }, msg);
+    this.#engine.refuse(slot, refusalConnack(refusal, level, protocolName));
+  }
+
+  #admit(slot: number, connect: ConnectInfo): void {
+    const ctx = this.#ctx;
+    this.#endPending(slot);
+    const verdict = ctx.admission.admit(Date.now());
+    if (verdict !== 'ok') {
+      // Refused by a limit: the admission holds nothing for it, and its pending count is already back.
+      const maxed = verdict === 'max-connections';
+      ctx.counters.add(maxed ? 'refused_max_connections' : 'refused_connect_rate');
+      ctx.faultLog.warn(maxed ? 'refused_max_connections' : 'refused_connect_rate', { clientId: connect.clientId },
+        maxed ? 'limits.max_connections reached' : 'limits.connect_rate exceeded');
+      this.#engine.refuse(slot, refusalConnack(maxed ? 'quota-exceeded' : 'connection-rate-exceeded', connect.protocolLevel));
+      return;
+    }
+    this.#phase[slot] = kPlacing;
+    this.#level[slot] = connect.protocolLevel;
+    this.#clientId[slot] = connect.clientId;
+    this.#username[slot] = connect.username;
+    this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, () => this.#engine.remoteAddress(slot)?.[0]);
+    this.#tryNextBroker(slot);
+  }
+
+  /** Connects `slot` to its next candidate; a failure at once moves on; none left: CONNACK 0x88 / 0x03. */
+  #tryNextBroker(slot: number): void {
+    const attempt = this.#attempt[slot]!;
+    for (let broker = attempt.next(); broker >= 0; broker = attempt.next()) {
+      if (!this.#dialable[broker]) {
+        attempt.failed('ENOTFOUND');
+        continue;
+      }
+      const failure = this.#engine.connect(slot, broker);
+      if (failure === undefined) return; // connected or brokerFailed follows
+      attempt.failed(failure);
+    }
+    this.#refuse(slot, 'server-unavailable', this.#level[slot], undefined, 'refused_no_broker', 'no broker reachable', { clientId: this.#clientId[slot] });
+  }
+
+  #forward(slot: number): void {
+    const ctx = this.#ctx;
+    const attempt = this.#attempt[slot]!;
+    attempt.placed();
+    this.#attempt[slot] = undefined;
+    this.#phase[slot] = kForwarding;
+    this.#broker[slot] = attempt.broker;
+    this.#keyHi[slot] = attempt.key.hash.hi;
+    this.#keyLo[slot] = attempt.key.hash.lo;
+    this.#pinned[slot] = attempt.pinned ? 1 : 0;
+    this.#sinceMs[slot] = Date.now();
+    this.#forwarding++;
+    ctx.brokerTable.connectionOpened(attempt.broker);
+    ctx.counters.add('connections_forwarded');
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ slot, clientId: this.#clientId[slot], broker: ctx.config.brokers[attempt.broker].name }, 'client placed');
+  }
+
+  #ended(slot: number, c2b: number, b2c: number, reason: number, errno: number): void {
+    const ctx = this.#ctx;
+    const broker = this.#broker[slot];
+    ctx.counters.add('connections_closed');
+    this.#forwarding--;
+    ctx.admission.release();
+    ctx.brokerTable.connectionClosed(broker);
+    // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
+    if (this.#pinned[slot] === 1) ctx.selector.released?.({ text: '', hash: keyHashOf(this.#keyHi[slot], this.#keyLo[slot]) }, broker);
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ slot, clientId: this.#clientId[slot], c2b, b2c, reason, errno: errno ? errnoName(errno) : undefined }, 'connection ended');
+    this.#free(slot);
+  }
+
+  #free(slot: number): void {
+    this.#phase[slot] = kFree;
+    this.#clientId[slot] = undefined;
+    this.#username[slot] = undefined;
+    this.#attempt[slot] = undefined;
+  }
+
+  /** A Sluice bug while handling an event of `slot`: refuse that one client (0x80 / 0x03), log, count. */
+  #internalError(slot: number, err: unknown): void {
+    const ctx = this.#ctx;
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    ctx.faultLog.error('internal_error', { slot, err: text }, 'internal error placing a client; refused');
+    try {
+      const phase = this.#phase[slot];
+      if (phase === kPending || phase === kPlacing) {
+        this.#refuse(slot, 'internal-error', phase === kPlacing ? this.#level[slot] : undefined, undefined, 'refused_internal_error', 'client refused after an internal error', {});
+      }
+    } catch (again) {
+      ctx.faultLog.error('internal_error', { slot, err: String(again) }, 'internal error refusing a client');
+    }
+  }
+
+  #grow(slot: number): void {
+    let n = this.#phase.length;
+    while (n <= slot) n *= 2;
+    const grow = <T extends Uint8Array | Int16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.#phase = grow(this.#phase, (k) => new Uint8Array(k));
+    this.#level = grow(this.#level, (k) => new Uint8Array(k));
+    this.#broker = grow(this.#broker, (k) => new Int16Array(k));
+    this.#keyHi = grow(this.#keyHi, (k) => new Uint32Array(k));
+    this.#keyLo = grow(this.#keyLo, (k) => new Uint32Array(k));
+    this.#pinned = grow(this.#pinned, (k) => new Uint8Array(k));
+    this.#sinceMs = grow(this.#sinceMs, (k) => new Float64Array(k));
+  }
+}
