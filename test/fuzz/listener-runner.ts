@@ -23,7 +23,8 @@ export async function startRecorder(): Promise<Recorder> {
     s.on('error', () => {});
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  // A deep accept queue: bursts of thousands must not overflow it (the kernel would reset the excess).
+  await new Promise<void>((resolve) => server.listen({ port, host: '127.0.0.1', backlog: 8192 }, () => resolve()));
   return {
     port,
     takeFinished() { const out = finished; finished = []; return out; },

@@ -1,0 +1,75 @@
+// Unit tests for workers/placement.ts without sockets: the route key, candidates in the selector's
+// order minus unhealthy and draining brokers, failures counted, the pin recorded only once placed.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PlacementAttempt } from '../../workers/placement.ts';
+import type { WorkerContext } from '../../workers/worker-context.ts';
+import { BrokerTable } from '../../src/brokers/broker-table.ts';
+import type { RouteKey, Selector } from '../../src/balance/strategy.ts';
+import type { ConnectInfo } from '../../src/mqtt/connect.ts';
+
+const connect = (clientId: string, username?: string): ConnectInfo => ({ protocolName: 'MQTT', protocolLevel: 4, clientId, username, hasPassword: false, cleanStart: true, keepaliveSec: 30 });
+
+function fakeContext(order: number[]) {
+  const brokerTable = new BrokerTable(BrokerTable.allocate(8));
+  const seen = { keys: [] as string[], placed: [] as [string, number][], counted: [] as string[], warned: [] as unknown[] };
+  const selector: Selector = {
+    candidates: (key: RouteKey) => { seen.keys.push(key.text); return [...order]; },
+    placed: (key: RouteKey, broker: number) => { seen.placed.push([key.text, broker]); },
+  };
+  const ctx = {
+    workerId: 1,
+    config: { balance: { key: ['client-id', 'username', 'source-address'] }, brokers: Array.from({ length: 8 }, (_, i) => ({ name: `b${i}`, address: `127.0.0.1:${2000 + i}` })) },
+    brokerTable,
+    selector,
+    counters: { add: (name: string) => seen.counted.push(name) },
+    faultLog: { warn: (...args: unknown[]) => seen.warned.push(args) },
+  } as unknown as WorkerContext;
+  return { ctx, brokerTable, seen };
+}
+
+test('candidates come in the selector order, skipping unhealthy and draining brokers; then -1', () => {
+  const { ctx, brokerTable, seen } = fakeContext([2, 0, 3, 1]);
+  brokerTable.setHealthy(0, false);
+  brokerTable.setDraining(3, true);
+  const a = new PlacementAttempt(ctx, 7, connect('dev-1'), (): string | undefined => { assert.unreachable('the address is not needed'); return undefined; });
+  assert.equal([a.next(), a.next(), a.next()], [2, 1, -1]);
+  assert.is(a.broker, -1);
+  assert.equal(seen.keys, ['c:dev-1']);
+  assert.ok(a.pinned);
+});
+
+test('a failure is counted and logged with the broker; the pin follows the broker that answered', () => {
+  const { ctx, seen } = fakeContext([1, 0]);
+  const a = new PlacementAttempt(ctx, 1, connect('dev-2'), () => undefined);
+  a.next();
+  a.failed('ECONNREFUSED');
+  assert.equal(seen.counted, ['broker_connect_failures']);
+  assert.match(JSON.stringify(seen.warned), /ECONNREFUSED/);
+  assert.match(JSON.stringify(seen.warned), /b1/);
+  assert.is(a.next(), 0);
+  assert.equal(seen.placed, []);
+  a.placed();
+  assert.equal(seen.placed, [['c:dev-2', 0]]);
+});
+
+test('empty client id: the user name, then the source address (asked for only then) is the key', () => {
+  const { ctx, seen } = fakeContext([0]);
+  new PlacementAttempt(ctx, 1, connect('', 'alice'), (): string | undefined => { assert.unreachable('not needed'); return undefined; });
+  let asked = 0;
+  new PlacementAttempt(ctx, 2, connect(''), () => { asked++; return '10.1.2.3'; });
+  assert.equal(seen.keys, ['u:alice', 'a:10.1.2.3']);
+  assert.is(asked, 1);
+});
+
+test('no key at all: a one-off key, and nothing is pinned', () => {
+  const { ctx, seen } = fakeContext([0]);
+  const a = new PlacementAttempt(ctx, 42, connect(''), () => undefined);
+  assert.not.ok(a.pinned);
+  a.next();
+  a.placed();
+  assert.equal(seen.placed, []);
+  assert.equal(seen.keys, ['conn:42']);
+});
+
+test.run();
