@@ -26,18 +26,18 @@
 
 static state_t *get_state(napi_env env) {
   void *st = NULL;
-  napi_get_instance_data(env, &st);
+  if (napi_get_instance_data(env, &st) != napi_ok) return NULL;
   return st;
 }
 
 static napi_value throw_arg(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "SLUICE_ERR_SPLICE_ARG", msg);
+  (void)napi_throw_type_error(env, "SLUICE_ERR_SPLICE_ARG", msg);  // nothing more to do if even this fails
   return NULL;
 }
 
 static napi_value undefined(napi_env env) {
   napi_value v;
-  napi_get_undefined(env, &v);
+  NAPI_CHECK(napi_get_undefined(env, &v));
   return v;
 }
 
@@ -54,11 +54,11 @@ static int int_arg(napi_env env, napi_value v, int64_t lo, int64_t hi, const cha
   napi_valuetype t;
   double dbl;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, &dbl) != napi_ok) {
-    napi_throw_type_error(env, "SLUICE_ERR_SPLICE_ARG", what);
+    (void)napi_throw_type_error(env, "SLUICE_ERR_SPLICE_ARG", what);
     return -1;
   }
   if (dbl != (double)(int64_t)dbl || dbl < (double)lo || dbl > (double)hi) {
-    napi_throw_range_error(env, "SLUICE_ERR_SPLICE_ARG", what);
+    (void)napi_throw_range_error(env, "SLUICE_ERR_SPLICE_ARG", what);
     return -1;
   }
   *out = (int64_t)dbl;
@@ -68,7 +68,9 @@ static int int_arg(napi_env env, napi_value v, int64_t lo, int64_t hi, const cha
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
-  for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
+  for (size_t i = argc; i < want; i++) {
+    if (napi_get_undefined(env, &argv[i]) != napi_ok) return -1;
+  }
   return 0;
 }
 
@@ -105,11 +107,9 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[2], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_uint8_array) return throw_arg(env, "data must be a Uint8Array");
   if (st == NULL) return NULL;
-  if (st->on_events != NULL) {
-    napi_delete_reference(env, st->on_events);
-    napi_delete_reference(env, st->batch_refs[0]);
-    napi_delete_reference(env, st->batch_refs[1]);
-  }
+  if (st->on_events != NULL &&
+      (napi_delete_reference(env, st->on_events) != napi_ok || napi_delete_reference(env, st->batch_refs[0]) != napi_ok ||
+       napi_delete_reference(env, st->batch_refs[1]) != napi_ok)) return throw_arg(env, "init: cannot drop the old arrays");
   // The arrays' memory does not move while they live, and these references keep them alive.
   if (napi_create_reference(env, argv[0], 1, &st->on_events) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &st->batch_refs[0]) != napi_ok ||
@@ -160,8 +160,8 @@ static napi_value js_set_brokers(napi_env env, napi_callback_info info) {
         napi_get_element(env, argv[1], i, &port_v) != napi_ok || int_arg(env, port_v, 1, 65535, "ports must be in [1, 65535]", &port)) {
       free(brokers);
       bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      return pending ? NULL : throw_arg(env, "ips must be strings");
+      if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return NULL;
+      return throw_arg(env, "ips must be strings");
     }
     struct sockaddr_in *v4 = (struct sockaddr_in *)&brokers[i].addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&brokers[i].addr;
@@ -233,8 +233,7 @@ static napi_value js_refuse(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 2, argv)) return NULL;
   conn_t *c = slot_arg(env, st, argv[0]);
   bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) return NULL;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return NULL;
   if (napi_typeof(env, argv[1], &t) != napi_ok) return NULL;
   if (t != napi_undefined && t != napi_null) {
     bool is = false;
@@ -266,7 +265,7 @@ static napi_value js_evict_oldest(napi_env env, napi_callback_info info) {
   napi_value v;
   int64_t slot = st ? engine_evict_oldest(st) : -1;
   if (st) flush_soon(st);
-  napi_create_double(env, (double)slot, &v);
+  NAPI_CHECK(napi_create_double(env, (double)slot, &v));
   return v;
 }
 
@@ -295,11 +294,11 @@ static napi_value js_remote_address(napi_env env, napi_callback_info info) {
     return undefined(env);
   }
   napi_value arr, ip_v, port_v;
-  napi_create_array_with_length(env, 2, &arr);
-  napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &ip_v);
-  napi_create_int32(env, port, &port_v);
-  napi_set_element(env, arr, 0, ip_v);
-  napi_set_element(env, arr, 1, port_v);
+  NAPI_CHECK(napi_create_array_with_length(env, 2, &arr));
+  NAPI_CHECK(napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &ip_v));
+  NAPI_CHECK(napi_create_int32(env, port, &port_v));
+  NAPI_CHECK(napi_set_element(env, arr, 0, ip_v));
+  NAPI_CHECK(napi_set_element(env, arr, 1, port_v));
   return arr;
 }
 
@@ -372,7 +371,7 @@ static napi_value js_stop_all(napi_env env, napi_callback_info info) {
     n = engine_stop_all(st);
     flush_soon(st);
   }
-  napi_create_uint32(env, n, &v);
+  NAPI_CHECK(napi_create_uint32(env, n, &v));
   return v;
 }
 
@@ -386,7 +385,7 @@ static napi_value js_configure(napi_env env, napi_callback_info info) {
   if (st == NULL) return NULL;
   pipe_t *pool = calloc((size_t)max + 1, sizeof *pool);
   if (pool == NULL) {
-    napi_throw_error(env, "SLUICE_ERR_SPLICE_NOMEM", "out of memory");
+    (void)napi_throw_error(env, "SLUICE_ERR_SPLICE_NOMEM", "out of memory");
     return NULL;
   }
   pool_drain(st);  // pooled pipes have the old size
@@ -402,29 +401,29 @@ static napi_value js_drain_pool(napi_env env, napi_callback_info info) {
   (void)info;
   state_t *st = get_state(env);
   napi_value v;
-  napi_create_uint32(env, st ? pool_drain(st) : 0, &v);
+  NAPI_CHECK(napi_create_uint32(env, st ? pool_drain(st) : 0, &v));
   return v;
 }
 
-static void set_u32(napi_env env, napi_value obj, const char *key, uint32_t n) {
+static napi_status set_u32(napi_env env, napi_value obj, const char *key, uint32_t n) {
   napi_value v;
-  napi_create_uint32(env, n, &v);
-  napi_set_named_property(env, obj, key, v);
+  napi_status s = napi_create_uint32(env, n, &v);
+  return s == napi_ok ? napi_set_named_property(env, obj, key, v) : s;
 }
 
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   state_t *st = get_state(env);
   napi_value obj;
-  napi_create_object(env, &obj);
+  NAPI_CHECK(napi_create_object(env, &obj));
   if (st == NULL) return obj;
-  set_u32(env, obj, "pairs", st->pumping);
-  set_u32(env, obj, "connections", st->live);
-  set_u32(env, obj, "pipesPooled", st->pooled);
-  set_u32(env, obj, "pipesInUse", st->pipes_out);
-  set_u32(env, obj, "pipeBytes", (uint32_t)st->pipe_bytes);
-  set_u32(env, obj, "poolMax", st->pool_max);
-  set_u32(env, obj, "listeners", (uint32_t)st->nlisteners);
+  NAPI_CHECK(set_u32(env, obj, "pairs", st->pumping));
+  NAPI_CHECK(set_u32(env, obj, "connections", st->live));
+  NAPI_CHECK(set_u32(env, obj, "pipesPooled", st->pooled));
+  NAPI_CHECK(set_u32(env, obj, "pipesInUse", st->pipes_out));
+  NAPI_CHECK(set_u32(env, obj, "pipeBytes", (uint32_t)st->pipe_bytes));
+  NAPI_CHECK(set_u32(env, obj, "poolMax", st->pool_max));
+  NAPI_CHECK(set_u32(env, obj, "listeners", (uint32_t)st->nlisteners));
   return obj;
 }
 
@@ -432,13 +431,14 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
 static napi_value js_take_moved(napi_env env, napi_callback_info info) {
   (void)info;
   state_t *st = get_state(env);
-  napi_value arr, v;
-  napi_create_array_with_length(env, 2, &arr);
+  napi_value arr, v[2];
+  NAPI_CHECK(napi_create_array_with_length(env, 2, &arr));
   for (int d = 0; d < 2; d++) {
-    napi_create_double(env, st ? (double)st->moved[d] : 0, &v);
-    napi_set_element(env, arr, (uint32_t)d, v);
-    if (st) st->moved[d] = 0;
+    NAPI_CHECK(napi_create_double(env, st ? (double)st->moved[d] : 0, &v[d]));
+    NAPI_CHECK(napi_set_element(env, arr, (uint32_t)d, v[d]));
   }
+  // Reset only once the counts are safely in JS's hands.
+  if (st) st->moved[0] = st->moved[1] = 0;
   return arr;
 }
 
@@ -460,7 +460,7 @@ static void on_handle_closed(uv_handle_t *h) {
   // The last handle of a thread being torn down: nothing of ours is left on its loop.
   engine_reap(st);
   if (st->epfd >= 0) close(st->epfd);
-  napi_remove_async_cleanup_hook(st->hook);
+  (void)napi_remove_async_cleanup_hook(st->hook);  // the thread is going: nothing to do on failure
   free_state(st);
 }
 
@@ -475,7 +475,7 @@ static void on_teardown(napi_async_cleanup_hook_handle hook, void *arg) {
   pool_drain(st);
   if (st->handles_open == 0) {
     if (st->epfd >= 0) close(st->epfd);
-    napi_remove_async_cleanup_hook(st->hook);
+    (void)napi_remove_async_cleanup_hook(st->hook);
     free_state(st);
     return;
   }
@@ -499,7 +499,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       napi_set_instance_data(env, st, NULL, NULL) != napi_ok ||
       napi_add_async_cleanup_hook(env, on_teardown, st, &st->hook) != napi_ok) {
     // Handles already initialised must still be closed by libuv: leak the little state rather than risk it.
-    napi_throw_error(env, "SLUICE_ERR_SPLICE_INIT", "native engine: could not set up per-thread state");
+    (void)napi_throw_error(env, "SLUICE_ERR_SPLICE_INIT", "native engine: could not set up per-thread state");
     return NULL;
   }
   napi_property_descriptor fns[] = {

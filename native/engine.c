@@ -38,36 +38,30 @@ void engine_flush(state_t *st) {
       // make_callback: microtasks and nextTicks run after, as after any I/O callback.
       if (napi_make_callback(env, st->actx, recv, cb, 1, argv, NULL) == napi_pending_exception) {
         napi_value e;
-        napi_get_and_clear_last_exception(env, &e);
-        napi_fatal_exception(env, e);  // JS handles each event in a try/catch: this is a Sluice bug
+        // JS handles each event in a try/catch: an exception here is a Sluice bug, reported as uncaught.
+        if (napi_get_and_clear_last_exception(env, &e) == napi_ok) (void)napi_fatal_exception(env, e);
       }
     }
     // Legacy pairs (start()) end through their own callbacks, after the batch.
     for (uint32_t i = 0; i < st->nlegacy; i++) {
       struct legacy_end *le = &st->legacy_ends[i];
       napi_value fn, args[4];
+      char name[64];
+      if (le->err) uv_err_name_r(-le->err, name, sizeof name);  // on Unix a libuv error code is -errno
       if (napi_get_reference_value(env, le->cb, &fn) == napi_ok && fn != NULL &&
-          napi_get_reference_value(env, st->resource, &recv) == napi_ok) {
-        napi_create_double(env, le->c2b, &args[0]);
-        napi_create_double(env, le->b2c, &args[1]);
-        napi_create_int32(env, le->reason, &args[2]);
-        if (le->err) {
-          char name[64];
-          uv_err_name_r(-le->err, name, sizeof name);  // on Unix a libuv error code is -errno
-          napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &args[3]);
-        } else {
-          napi_get_undefined(env, &args[3]);
-        }
+          napi_get_reference_value(env, st->resource, &recv) == napi_ok &&
+          napi_create_double(env, le->c2b, &args[0]) == napi_ok && napi_create_double(env, le->b2c, &args[1]) == napi_ok &&
+          napi_create_int32(env, le->reason, &args[2]) == napi_ok &&
+          (le->err ? napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &args[3]) : napi_get_undefined(env, &args[3])) == napi_ok) {
         if (napi_make_callback(env, st->actx, recv, fn, 4, args, NULL) == napi_pending_exception) {
           napi_value e;
-          napi_get_and_clear_last_exception(env, &e);
-          napi_fatal_exception(env, e);
+          if (napi_get_and_clear_last_exception(env, &e) == napi_ok) (void)napi_fatal_exception(env, e);
         }
       }
-      napi_delete_reference(env, le->cb);
+      (void)napi_delete_reference(env, le->cb);  // a failure leaks one reference; nothing else to do
     }
     st->nlegacy = 0;
-    napi_close_handle_scope(env, scope);
+    (void)napi_close_handle_scope(env, scope);
   }
   st->ev_n = 0;
   st->data_used = 0;
@@ -157,7 +151,7 @@ void conn_free(conn_t *c) {
     free(c->dir[d].pend);
     c->dir[d].pend = NULL;
   }
-  if (c->legacy_cb != NULL) napi_delete_reference(st->env, c->legacy_cb);
+  if (c->legacy_cb != NULL) (void)napi_delete_reference(st->env, c->legacy_cb);
   c->legacy_cb = NULL;
   c->phase = 0;
   st->live--;

@@ -15,6 +15,10 @@
 #include <node_api.h>
 #include <uv.h>
 
+// Every napi_status is checked: a call that fails makes the JS function give up, returning NULL (JS sees
+// undefined, or the pending exception).
+#define NAPI_CHECK(call) do { if ((call) != napi_ok) return NULL; } while (0)
+
 // ---- intrusive circular lists with a sentinel head ----
 typedef struct link { struct link *prev, *next; } link_t;
 static inline void list_init(link_t *h) { h->prev = h->next = h; }

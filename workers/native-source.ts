@@ -52,6 +52,9 @@ export class NativeSource {
   #username: (string | undefined)[] = [];
   #attempt: (PlacementAttempt | undefined)[] = [];
   #forwarding = 0;
+  /** The slot whose PlacementAttempt is being built: its constructor asks for the address, synchronously. */
+  #placingSlot = -1;
+  readonly #remoteOfPlacing = (): string | undefined => this.#engine.remoteAddress(this.#placingSlot)?.[0];
 
   constructor(ctx: WorkerContext, engine: SpliceBinding, brokerIps: (string | undefined)[]) {
     this.#ctx = ctx;
@@ -229,7 +232,8 @@ export class NativeSource {
     this.#level[slot] = connect.protocolLevel;
     this.#clientId[slot] = connect.clientId;
     this.#username[slot] = connect.username;
-    this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, () => this.#engine.remoteAddress(slot)?.[0]);
+    this.#placingSlot = slot;
+    this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, this.#remoteOfPlacing);
     this.#tryNextBroker(slot);
   }
 
