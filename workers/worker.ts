@@ -28,7 +28,7 @@ const share = new WorkerShares(data.shared.shares).slot(data.workerId);
 const brokerTable = new BrokerTable(data.shared.brokers, share);
 const stickyTable = new StickyTable(data.shared.sticky);
 const nowSec = () => Math.floor(Date.now() / 1000);
-const counters = new Counters(data.shared.counters);
+const counters = new Counters(data.shared.counters, data.workerId);
 const selector = buildSelector(config.balance.strategy, {
   brokers: config.brokers.map((b) => ({ name: b.name, weight: b.weight })),
   brokerTable,

@@ -2,7 +2,7 @@
 // refused (400, 431, 413), requests that did not arrive in time (408), and CONNECT (405).
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import type { Counters } from '../metrics/counters.ts';
+import type { CounterSink } from '../metrics/counters.ts';
 import type { RateLimitedLog } from '../log.ts';
 
 const reasons: Record<number, string> = {
@@ -31,7 +31,7 @@ function rawResponse(status: number, body: unknown, headers: Record<string, stri
  * holds the request's bytes, headers included), answers when nothing of a response of ours is on the
  * wire yet, and destroys the socket (which also stops the parser from reporting the same bytes again).
  */
-export function onClientError(counters: Counters, faults: RateLimitedLog) {
+export function onClientError(counters: CounterSink, faults: RateLimitedLog) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     // The peer reset or left: nobody to answer, and nothing it did wrong.
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE') { socket.destroy(); return; }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { StickyTable } from '../sticky/table.ts';
-import type { Counters } from '../metrics/counters.ts';
+import type { CounterTotals } from '../metrics/counters.ts';
 import type { Admission } from '../limits/admission.ts';
 import type { Supervisor } from '../primary/supervisor.ts';
 import { RateLimitedLog } from '../log.ts';
@@ -15,7 +15,7 @@ export type AdminDeps = {
   supervisor: Supervisor;
   brokerTable: BrokerTable;
   stickyTable: StickyTable;
-  counters: Counters;
+  counters: CounterTotals;
   admission: Admission;
   log: Logger;
 };

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { createRouter, type AdminDeps } from '../../src/admin/router.ts';
-import { Counters } from '../../src/metrics/counters.ts';
+import { Counters, CounterTotals } from '../../src/metrics/counters.ts';
 
 type Line = { level: number; msg: string; path?: string; method?: string; err?: string };
 
@@ -15,7 +15,7 @@ function fixture(supervisor: Partial<AdminDeps['supervisor']>, testHooks = false
   const deps = {
     config: { brokers: [] },
     supervisor: { status: () => [], allListening: () => true, ...supervisor },
-    counters: new Counters(Counters.allocate()),
+    counters: new CounterTotals(Counters.allocate()),
     log: pino({ level: 'trace' }, sink),
   } as unknown as AdminDeps;
   return { lines, route: createRouter(deps, { testHooks }) };
