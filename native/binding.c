@@ -83,8 +83,10 @@ static conn_t *slot_arg(napi_env env, state_t *st, napi_value v) {
   return c != NULL && c->phase != 0 ? c : NULL;
 }
 
-/** After a JS call that ended something outside a wake-up: deliver its events on the next loop turn. */
+/** After a JS call that ended something outside a wake-up: deliver its events on the next loop turn.
+ *  (Inside a wake-up, while JS handles its batch, the wake-up itself flushes and reaps afterwards.) */
 static void flush_soon(state_t *st) {
+  if (st->in_js) return;
   if (st->ev_n > 0 || st->nlegacy > 0 || !list_empty(&st->dead)) uv_timer_start(&st->timer, engine_on_timer, 0, 0);
 }
 
