@@ -4,7 +4,8 @@
 // (Node sockets, or the native engine) and tells the attempt how it went. A throw from here is a Sluice
 // bug: the source refuses that one client (internal error), logs and counts it, and the worker goes on.
 import type { ConnectInfo } from '../src/mqtt/connect.ts';
-import type { RouteKey } from '../src/balance/strategy.ts';
+import type { RouteKey, Selector } from '../src/balance/strategy.ts';
+import { SelectionCursorPool, type SelectionCursor } from '../src/balance/cursor.ts';
 import { hashKey } from '../src/hash.ts';
 import { routeKeyText } from './route-key.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -12,6 +13,8 @@ import type { WorkerContext } from './worker-context.ts';
 /** SLUICE_TEST_HOOKS=1 only: a client with this id makes placement throw (proves a throw costs one client). */
 export const kThrowingClientId = 'sluice-test-hook-placement-throws';
 const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
+/** Cursors of this worker's placements in flight, reused (a throw just leaves one to the GC). */
+const cursors = new SelectionCursorPool();
 
 export class PlacementAttempt {
   readonly key: RouteKey;
@@ -20,8 +23,11 @@ export class PlacementAttempt {
   /** The broker being tried (after next()), or -1. */
   broker = -1;
   readonly #ctx: WorkerContext;
-  readonly #candidates: number[];
-  #pos = 0;
+  // The walk stays on the selector it began on; its cursor is this placement's own (other clients are
+  // placed on this worker while a broker connect is awaited), back to the pool when the walk is over.
+  readonly #selector: Selector;
+  #cursor: SelectionCursor | undefined;
+  #started = false;
 
   /** remoteAddress is asked only when the route key needs it (an empty client id and user name). */
   constructor(ctx: WorkerContext, connectionId: number, connect: ConnectInfo, remoteAddress: () => string | undefined) {
@@ -33,20 +39,27 @@ export class PlacementAttempt {
       ? { text: keyText.text, hash: hashKey(keyText.text) }
       : { text: `conn:${connectionId}`, hash: hashKey(`conn:${process.pid}:${ctx.workerId}:${connectionId}:${Date.now()}`) };
     this.pinned = keyText !== undefined;
-    this.#candidates = ctx.selector.candidates(this.key);
+    this.#selector = ctx.selector;
+    this.#cursor = cursors.acquire();
   }
 
   /** The next broker to try (healthy and not draining), or -1 when every candidate was tried. */
   next(): number {
     const { brokerTable } = this.#ctx;
-    while (this.#pos < this.#candidates.length) {
-      const index = this.#candidates[this.#pos++];
+    const cursor = this.#cursor;
+    if (cursor === undefined) return -1;
+    for (;;) {
+      const index = this.#started ? this.#selector.next(this.key, cursor) : this.#selector.first(this.key, cursor);
+      this.#started = true;
+      if (index < 0) {
+        this.#done();
+        this.broker = -1;
+        return -1;
+      }
       if (!brokerTable.isHealthy(index) || brokerTable.isDraining(index)) continue;
       this.broker = index;
       return index;
     }
-    this.broker = -1;
-    return -1;
   }
 
   /** The connect to this.broker failed (`why`: an errno name): counted and logged; try next(). */
@@ -56,8 +69,14 @@ export class PlacementAttempt {
     this.#ctx.faultLog.warn('broker_connect_failed', { broker: b.name, address: b.address, why }, 'broker connect failed; trying the next candidate');
   }
 
-  /** this.broker answered: the client's pin follows it. */
+  /** this.broker answered: the client's pin follows it, and the walk is over. */
   placed(): void {
-    if (this.pinned) this.#ctx.selector.placed?.(this.key, this.broker);
+    this.#done();
+    if (this.pinned) this.#selector.placed?.(this.key, this.broker);
+  }
+
+  #done(): void {
+    if (this.#cursor !== undefined) cursors.release(this.#cursor);
+    this.#cursor = undefined;
   }
 }

@@ -8,6 +8,7 @@ import { Counters } from '../src/metrics/counters.ts';
 import { Admission } from '../src/limits/admission.ts';
 import { BrokerTable } from '../src/brokers/broker-table.ts';
 import { StickyTable } from '../src/sticky/table.ts';
+import { stickyNowSec } from '../src/sticky/clock.ts';
 import { WorkerShares } from '../src/limits/worker-shares.ts';
 import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
@@ -27,7 +28,8 @@ const log = createLogger(config.log.level, { worker: data.workerId });
 const share = new WorkerShares(data.shared.shares).slot(data.workerId);
 const brokerTable = new BrokerTable(data.shared.brokers, share);
 const stickyTable = new StickyTable(data.shared.sticky);
-const nowSec = () => Math.floor(Date.now() / 1000);
+// The sticky clock (seconds since 2025, cached per thread): the primary's sweep reads the same one.
+const nowSec = stickyNowSec;
 const counters = new Counters(data.shared.counters, data.workerId);
 const selector = buildSelector(config.balance.strategy, {
   brokers: config.brokers.map((b) => ({ name: b.name, weight: b.weight })),

@@ -11,7 +11,8 @@
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import { hashKey, mix32 } from '../hash.ts';
 import { eligibleBrokers } from './eligible.ts';
-import type { BuildContext, RouteKey, Selector } from './strategy.ts';
+import type { SelectionCursor } from './cursor.ts';
+import { type BuildContext, type RouteKey, type Selector, walkAll } from './strategy.ts';
 
 /** Bounded loads apply only from this many live connections per broker on average: below it, noise. */
 export const kBoundMinLivePerBroker = 4;
@@ -48,21 +49,67 @@ export class ConsistentHashSelector implements Selector {
     this.#brokerTable = ctx.brokerTable;
   }
 
-  candidates(key: RouteKey): number[] {
+  /**
+   * One pass: every broker's score for `key` into the cursor, and the best of them. With bounded
+   * loads (and enough connections for them to apply) the same pass reads the live counts, and a
+   * second marks the brokers at their bound: those come after every other broker.
+   */
+  first(key: RouteKey, cursor: SelectionCursor): number {
     const n = this.#indexes.length;
+    cursor.offered = 0;
+    if (n === 0) return -1;
+    cursor.reserve(n);
+    const score = cursor.scores;
+    const over = cursor.aux;
     const { hi, lo } = key.hash;
-    const score = new Array<number>(n);
-    const order = new Array<number>(n);
+    const bounded = this.#loadBound !== 0 && n > 1;
+    let total = 0;
     for (let k = 0; k < n; k++) {
       const u32 = mix32(mix32(lo, this.#nameLo[k]), hi ^ this.#nameHi[k]);
       // -w / ln(u) grows with u, so with equal weights u itself orders the brokers, exactly.
       score[k] = this.#equalWeights ? u32 : -this.#weights[k] / Math.log((u32 + 0.5) / kTwoPow32);
-      order[k] = k;
+      if (bounded) {
+        const live = this.#brokerTable.liveConnections(this.#indexes[k]);
+        over[k] = live; // parked here; #markOverBound turns it into the over-bound mark
+        total += live;
+      } else {
+        over[k] = 0;
+      }
     }
-    order.sort((a, b) => score[b] - score[a] || this.#nameRank[a] - this.#nameRank[b]);
-    if (this.#loadBound !== 0 && n > 1) this.#boundLoads(order);
-    for (let k = 0; k < n; k++) order[k] = this.#indexes[order[k]];
-    return order;
+    if (bounded) this.#markOverBound(cursor, n, total);
+    let best = 0;
+    for (let k = 1; k < n; k++) if (this.#precedes(score, over, k, best)) best = k;
+    cursor.last = best;
+    cursor.offered = 1;
+    return this.#indexes[best];
+  }
+
+  /** The best broker after the last one offered, by the order first() laid out in the cursor. */
+  next(_key: RouteKey, cursor: SelectionCursor): number {
+    const n = this.#indexes.length;
+    if (cursor.offered >= n) return -1;
+    const score = cursor.scores;
+    const over = cursor.aux;
+    const last = cursor.last;
+    let best = -1;
+    for (let k = 0; k < n; k++) {
+      if (!this.#precedes(score, over, last, k)) continue; // offered already (or `last` itself)
+      if (best < 0 || this.#precedes(score, over, k, best)) best = k;
+    }
+    cursor.offered++;
+    cursor.last = best;
+    return this.#indexes[best];
+  }
+
+  candidates(key: RouteKey): number[] {
+    return walkAll(this, key);
+  }
+
+  /** Does position a come before position b? Under its bound first, then higher score, then name. A strict total order. */
+  #precedes(score: Float64Array, over: Float64Array, a: number, b: number): boolean {
+    if (over[a] !== over[b]) return over[a] < over[b];
+    if (score[a] !== score[b]) return score[a] > score[b];
+    return this.#nameRank[a] < this.#nameRank[b];
   }
 
   /**
@@ -71,24 +118,17 @@ export class ConsistentHashSelector implements Selector {
    * the hash order within each group. When no broker is over its bound the order is untouched, so
    * placement stays deterministic while loads are balanced. Since loadBound >= 1 the bounds sum to
    * more than the live total: some broker is always under its bound.
+   * On entry cursor.aux holds each broker's live count; on return 1 = over its bound, else 0.
    */
-  #boundLoads(order: number[]): void {
-    const n = order.length;
-    const live = new Array<number>(n);
-    let total = 0;
-    for (let k = 0; k < n; k++) {
-      live[k] = this.#brokerTable.liveConnections(this.#indexes[k]);
-      total += live[k];
+  #markOverBound(cursor: SelectionCursor, n: number, total: number): void {
+    const over = cursor.aux;
+    if (total < kBoundMinLivePerBroker * n) {
+      for (let k = 0; k < n; k++) over[k] = 0;
+      return;
     }
-    if (total < kBoundMinLivePerBroker * n) return;
     const perWeight = (this.#loadBound * (total + 1)) / this.#totalWeight;
-    let over: number[] | undefined;
-    let kept = 0;
-    for (let pos = 0; pos < n; pos++) {
-      const k = order[pos];
-      if (live[k] >= Math.ceil(perWeight * this.#weights[k])) (over ??= []).push(k);
-      else order[kept++] = k;
+    for (let k = 0; k < n; k++) {
+      over[k] = over[k] >= Math.ceil(perWeight * this.#weights[k]) ? 1 : 0;
     }
-    if (over) for (const k of over) order[kept++] = k;
   }
 }

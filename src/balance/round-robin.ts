@@ -1,7 +1,8 @@
 // Round-robin strategy: plain rotation over brokers with weight > 0, one counter shared by all workers.
 import type { BrokerTable } from '../brokers/broker-table.ts';
+import type { SelectionCursor } from './cursor.ts';
 import { eligibleBrokers } from './eligible.ts';
-import type { BuildContext, RouteKey, Selector } from './strategy.ts';
+import { type BuildContext, type RouteKey, type Selector, walkAll } from './strategy.ts';
 
 export class RoundRobinSelector implements Selector {
   readonly #indexes: number[];
@@ -12,13 +13,24 @@ export class RoundRobinSelector implements Selector {
     this.#brokerTable = ctx.brokerTable;
   }
 
-  candidates(_key: RouteKey): number[] {
+  /** One ticket from the shared counter: N workers together still go a, b, c, a, ... */
+  first(_key: RouteKey, cursor: SelectionCursor): number {
     const n = this.#indexes.length;
-    if (n === 0) return [];
-    // The shared counter makes the rotation global: N workers together still go a, b, c, a, ...
-    const start = this.#brokerTable.nextRoundRobin() % n;
-    const order = new Array<number>(n);
-    for (let k = 0; k < n; k++) order[k] = this.#indexes[(start + k) % n];
-    return order;
+    cursor.offered = 0;
+    if (n === 0) return -1;
+    cursor.start = this.#brokerTable.nextRoundRobin() % n;
+    cursor.offered = 1;
+    return this.#indexes[cursor.start];
+  }
+
+  /** The rest follow the rotation: start + 1, start + 2, ... (no ticket taken). */
+  next(_key: RouteKey, cursor: SelectionCursor): number {
+    const n = this.#indexes.length;
+    if (cursor.offered >= n) return -1;
+    return this.#indexes[(cursor.start + cursor.offered++) % n];
+  }
+
+  candidates(key: RouteKey): number[] {
+    return walkAll(this, key);
   }
 }

@@ -2,40 +2,35 @@
 //
 // A client whose key has a live pin to a broker that is still in the set, with weight > 0 and the
 // generation the pin was made under, is offered that broker first, then the fallback's order without
-// it; anything else gets the fallback's order. placed() records the broker the client ended up on
-// (an update when the pin was unusable and the client was re-placed). A full table never fails a
+// it; anything else gets the fallback's order. The pin is looked up before anything else, and on a
+// valid pin first() returns it without asking the fallback at all: the fallback's walk starts only if
+// the caller asks for a second candidate. placed() records the broker the client ended up on (an
+// update when the pin was unusable and the client was re-placed). A full table never fails a
 // connection: the client is placed by the fallback and the miss is counted.
 //
 // A key with no pin is claimed (pinned to the fallback's first choice) before anyone connects, so that
 // workers placing the same new client at the same moment agree: the loser of the claim follows the
-// winner's pin. Waiting for a winner that is mid-insert is bounded (spins, then ~10 ms of short
-// sleeps, only when its thread was descheduled); past that the client is placed by the fallback.
+// winner's pin. The claim never waits: StickyTable.claim() finishes a competing insert that is between
+// its claim and its publish on its behalf, so the answer is known at once. Only when the key's slots
+// stay locked (a writer descheduled in the middle of its few stores) is nothing known: the client is
+// then placed by the fallback's choice, and placed() records it.
 import type { BrokerTable } from '../brokers/broker-table.ts';
+import { stickyNowSec } from '../sticky/clock.ts';
 import type { StickyTable } from '../sticky/table.ts';
+import type { SelectionCursor } from './cursor.ts';
 import type { BuildContext, RouteKey, Selector, StickyEvent } from './strategy.ts';
-import { kDefaultStickyTtlSec } from './strategy.ts';
+import { kDefaultStickyTtlSec, walkAll } from './strategy.ts';
 
 export type StickySelectorStats = {
-  /** candidates() that put a valid pin first. */
+  /** Walks whose first candidate was a valid pin. */
   hits: number;
-  /** candidates() with no live pin. */
+  /** Walks with no live pin. */
   misses: number;
-  /** candidates() whose pin named a broker gone from the set, drained (weight 0) or re-used (generation). */
+  /** Walks whose pin named a broker gone from the set, drained (weight 0) or re-used (generation). */
   stale: number;
   /** placed() that could not record (table window full, or busy): the client was placed anyway. */
   unrecorded: number;
 };
-
-/** Tries to claim or find a new key's pin while a competing insert publishes: spins, then short sleeps. */
-const kClaimSpins = 32;
-const kClaimAttempts = kClaimSpins + 200;
-const kClaimSleepMs = 0.05;
-// Atomics.wait needs a shared cell; nothing ever notifies it, so each wait simply times out.
-const claimSleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-function wallClockSec(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 export class StickySelector implements Selector {
   readonly #fallback: Selector;
@@ -57,7 +52,7 @@ export class StickySelector implements Selector {
     this.#brokerTable = ctx.brokerTable;
     this.#usable = ctx.brokers.map((b) => b.weight > 0);
     this.#ttlSec = ttlSec;
-    this.#nowSec = ctx.nowSec ?? wallClockSec;
+    this.#nowSec = ctx.nowSec ?? stickyNowSec;
     this.#onEvent = ctx.onStickyEvent;
   }
 
@@ -66,55 +61,67 @@ export class StickySelector implements Selector {
     this.#onEvent?.(event);
   }
 
-  candidates(key: RouteKey): number[] {
-    const order = this.#fallback.candidates(key);
-    const pin = this.#table.lookup(key.hash, this.#nowSec(), this.#ttlSec);
-    if (!pin) {
-      this.#count('misses');
-      return this.#claim(key, order);
-    }
-    const broker = pin.broker;
-    if (!this.#usable[broker] || this.#brokerTable.generation(broker) !== pin.generation) {
+  /** The pin if it is valid (the fallback is not consulted), else the fallback's first choice, claimed for a new key. */
+  first(key: RouteKey, cursor: SelectionCursor): number {
+    cursor.stickyPin = -1;
+    cursor.stickyPending = -1;
+    cursor.stickyFallbackStarted = true;
+    const now = this.#nowSec();
+    const broker = this.#table.find(key.hash, now, this.#ttlSec);
+    if (broker >= 0) {
+      if (broker < this.#usable.length && this.#usable[broker] && this.#brokerTable.generation(broker) === this.#table.foundGeneration) {
+        this.#count('hits');
+        cursor.stickyPin = broker;
+        cursor.stickyFallbackStarted = false; // the fallback's walk starts only if next() is called
+        return broker;
+      }
       this.#count('stale');
-      return order;
+      return this.#fallback.first(key, cursor);
     }
-    this.#count('hits');
-    const at = order.indexOf(broker);
-    if (at > 0) {
-      order.splice(at, 1);
-      order.unshift(broker);
+    this.#count('misses');
+    const choice = this.#fallback.first(key, cursor);
+    if (choice < 0) return choice;
+    const pinned = this.#claim(key, choice, now);
+    if (pinned === choice) return choice;
+    // Another worker pinned the key first: follow its pin, then offer the fallback's order without
+    // it, starting with the choice already taken from the fallback.
+    cursor.stickyPin = pinned;
+    cursor.stickyPending = choice;
+    return pinned;
+  }
+
+  /** The fallback's walk, without the broker first() offered. */
+  next(key: RouteKey, cursor: SelectionCursor): number {
+    const pending = cursor.stickyPending;
+    if (pending >= 0) {
+      cursor.stickyPending = -1;
+      return pending;
     }
-    return order;
+    let broker: number;
+    if (cursor.stickyFallbackStarted) {
+      broker = this.#fallback.next(key, cursor);
+    } else {
+      cursor.stickyFallbackStarted = true;
+      broker = this.#fallback.first(key, cursor);
+    }
+    if (broker >= 0 && broker === cursor.stickyPin) broker = this.#fallback.next(key, cursor);
+    return broker;
+  }
+
+  candidates(key: RouteKey): number[] {
+    return walkAll(this, key);
   }
 
   /**
    * First placement of a key: pin the preferred broker before connecting, so that workers placing the
    * same new key at once agree (the fallback's order can differ between them: bounded loads look at
-   * live counts). If another worker's pin came first, follow it. placed() later moves the pin if the
-   * client had to go elsewhere.
+   * live counts, random draws). Returns the broker to offer first: `choice`, or the pin another
+   * worker made first. A full table, a busy one, or a pin to a broker this set can't use: `choice`
+   * (placed() then records where the client went). Never waits (see StickyTable.claim).
    */
-  #claim(key: RouteKey, order: number[]): number[] {
-    const first = order[0];
-    if (first === undefined) return order;
-    const now = this.#nowSec();
-    for (let attempt = 0; attempt < kClaimAttempts; attempt++) {
-      const result = this.#table.record(key.hash, first, this.#brokerTable.generation(first), now, this.#ttlSec, true);
-      if (result === 'inserted' || result === 'updated' || result === 'full') return order; // ours, or no room: placed() counts it
-      // 'existing': a pin (or a competing insert) is there; 'busy': slots locked by others, try again.
-      const pin = this.#table.lookup(key.hash, now, this.#ttlSec);
-      if (pin) {
-        const at = order.indexOf(pin.broker);
-        if (at > 0) {
-          order.splice(at, 1);
-          order.unshift(pin.broker);
-        }
-        return order;
-      }
-      // A competing insert of this key is between claim and publish (nanoseconds, unless its thread
-      // was descheduled): spin a little, then yield the CPU in short sleeps. Bounded: ~10 ms at worst.
-      if (attempt >= kClaimSpins) Atomics.wait(claimSleepCell, 0, 0, kClaimSleepMs);
-    }
-    return order;
+  #claim(key: RouteKey, choice: number, now: number): number {
+    const pinned = this.#table.claim(key.hash, choice, this.#brokerTable.generation(choice), now, this.#ttlSec);
+    return pinned >= 0 && pinned < this.#usable.length && this.#usable[pinned] ? pinned : choice;
   }
 
   placed(key: RouteKey, broker: number): void {

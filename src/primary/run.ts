@@ -5,6 +5,7 @@ import type { ResolvedConfig } from '../config/resolved.ts';
 import { BrokerTable } from '../brokers/broker-table.ts';
 import { MAX_BROKERS } from '../brokers/layout.ts';
 import { StickyTable } from '../sticky/table.ts';
+import { stickyNowSec } from '../sticky/clock.ts';
 import { Counters, CounterTotals } from '../metrics/counters.ts';
 import { Admission } from '../limits/admission.ts';
 import { WorkerShares } from '../limits/worker-shares.ts';
@@ -77,7 +78,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
 
   // Sweep the whole sticky table about twice per TTL, a slice a second, so expired pins free their slots.
   const slotsPerSweep = Math.max(1024, Math.ceil(stickyTable.capacity / Math.max(1, config.sticky.ttlSec / 2)));
-  const sweeper = setInterval(() => stickyTable.sweep(slotsPerSweep, Math.floor(Date.now() / 1000), config.sticky.ttlSec), stickySweepIntervalMs);
+  const sweeper = setInterval(() => stickyTable.sweep(slotsPerSweep, stickyNowSec(), config.sticky.ttlSec), stickySweepIntervalMs);
   sweeper.unref();
 
   log.info({

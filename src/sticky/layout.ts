@@ -19,6 +19,8 @@ export const kExpiredField = 5;
 export const kBusyField = 6;
 /** Header: the incremental sweep's next slot (uint32, wraps; taken with Atomics.add). */
 export const kSweepCursorField = 7;
+/** Header: pending claims of another insert that a claim verified and published on its behalf (StickyTable.claim). */
+export const kHelpedField = 8;
 
 /** Int32 words per slot (24 bytes). */
 export const kSlotWords = 6;
@@ -45,7 +47,10 @@ export const kStateLocked = 1;
 export const kKindMask = 6;
 /** Kind: no key. */
 export const kKindFree = 0;
-/** Kind: an insert has claimed the slot and not yet made sure no other copy of the key exists. */
+/**
+ * Kind: an insert has claimed the slot (key, broker, generation and time written) and not yet made
+ * sure no other copy of the key exists. Its owner, or any claim() of the same key, may finish it.
+ */
 export const kKindPending = 2;
 /** Kind: a pin readers may use. */
 export const kKindPublished = 4;

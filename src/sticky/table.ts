@@ -23,6 +23,13 @@
 //   the other's slot. Atomics are sequentially consistent, so at least one of them sees the other's
 //   claim (a Dekker pair). If X sees Y pending, X kills Y or (Y published first) X yields; if Y sees
 //   X, Y yields. Kill and publish are CASes on the same word, so only one of them takes effect.
+// - Nobody waits for a publish (claim(), the first placement of a key): a claim that finds another
+//   insert's pending copy of its key, and no pin yet, finishes that insert itself: it runs the verify
+//   pass for that claim and publishes it with a CAS on the pending state it read (#help, lock-free
+//   helping). The argument above holds whoever runs a claim's verify pass, as long as it starts after
+//   the claim became visible; the owner's own publish CAS then fails and it finds its claim published.
+//   So a worker descheduled between its claim and its publish never holds up another worker, and
+//   both agree on the pin: the claim's broker was written before the claim became visible.
 // - record() of a key with a live pin updates it in place ('updated', or 'existing' if the pin already
 //   names that broker and generation: last-seen is refreshed). Concurrent records of one key thus
 //   agree: exactly one creates the pin, the rest update it or adopt it; the table holds one pin and
@@ -33,8 +40,9 @@
 //   up after a bounded spin: lookup answers "no pin" (the strategy places the client; counted in
 //   stats().busy); record adds no second copy of that key (it answers 'existing', or 'busy' after
 //   kMaxAttempts tries). Nothing waits without bound.
-// - A worker that dies between claim and publish leaves a pending slot; sweep frees it after
-//   kStaleClaimSec. One that dies holding a lock (mid-store) leaves that slot locked for good.
+// - A worker that dies between claim and publish leaves a pending slot: the next claim() of that key
+//   publishes it (as above), else sweep frees it after kStaleClaimSec. One that dies holding a lock
+//   (mid-store) leaves that slot locked for good.
 // - Concurrent records of one key with different brokers end with whichever update came last; a
 //   connection whose record answered 'existing' may sit on a broker other than the pin.
 import type { KeyHash } from '../hash.ts';
@@ -44,6 +52,7 @@ import {
   kExpiredField,
   kFullField,
   kHeaderWords,
+  kHelpedField,
   kInsertsField,
   kKindFree,
   kKindKilled,
@@ -81,13 +90,19 @@ export type StickyPin = { broker: number; generation: number };
  * busy: slots kept changing or stayed locked for kMaxAttempts tries; nothing written.
  */
 export type RecordResult = 'inserted' | 'updated' | 'existing' | 'full' | 'busy';
-export type StickyStats = { inserts: number; full: number; expired: number; busy: number };
+export type StickyStats = { inserts: number; full: number; expired: number; busy: number; helped: number };
 export type StickyEntry = { keyHi: number; keyLo: number; broker: number; generation: number; lastSeenSec: number };
 
 /** Tries of one record() before it answers 'busy'. */
 const kMaxAttempts = 8;
-/** Reads of a locked slot before giving up on it (a lock is held for a few stores). */
-const kMaxSpins = 1024;
+/** Rounds of record + help in one claim() before it answers kClaimBusy (each round is bounded). */
+const kClaimAttempts = 4;
+/**
+ * Reads of a locked slot before giving up on it. A lock is held for a few stores (~100 ns); a holder
+ * that is running finishes within a few reads, and one that was descheduled stays away for
+ * milliseconds, which no spin should cover: 128 reads (~2 us) is the most a reader ever spends on one slot.
+ */
+const kMaxSpins = 128;
 
 /** Wrapping int32 difference, so second counters keep working across a wrap. */
 function isExpired(lastSeenSec: number, nowSec: number, ttlSec: number): boolean {
@@ -102,8 +117,15 @@ function nextVersion(state: number): number {
   return ((state & ~kStateLocked) + kVersionUnit) | 0;
 }
 
+/** claim(): no slot for the key (its windows are full of live pins); nothing was pinned. */
+export const kClaimFull = -1;
+/** claim(): the key's slots stayed locked or kept changing; nothing is known about its pin. */
+export const kClaimBusy = -2;
+
 export class StickyTable {
   readonly capacity: number;
+  /** Generation of the pin the last find() (or claim()) on this view returned. Views are per thread. */
+  foundGeneration = 0;
   readonly #w: Int32Array;
   readonly #mask: number;
 
@@ -133,8 +155,17 @@ export class StickyTable {
     this.#mask = capacity - 1;
   }
 
-  /** The pin of `key`, or undefined if there is none, it has expired, or its slot stayed locked. */
+  /** The pin of `key`, or undefined if there is none, it has expired, or its slot stayed locked. Allocates the answer: see find(). */
   lookup(key: KeyHash, nowSec: number, ttlSec: number): StickyPin | undefined {
+    const broker = this.find(key, nowSec, ttlSec);
+    return broker < 0 ? undefined : { broker, generation: this.foundGeneration };
+  }
+
+  /**
+   * The data path's lookup, allocation-free: the broker of `key`'s pin, or -1 if there is none, it has
+   * expired, or its slot stayed locked. On a pin, foundGeneration holds the generation it was made under.
+   */
+  find(key: KeyHash, nowSec: number, ttlSec: number): number {
     const w = this.#w;
     const lo = key.lo | 0;
     const hi = key.hi | 0;
@@ -160,11 +191,12 @@ export class StickyTable {
         const lastSeenSec = Atomics.load(w, i + kSlotLastSeenField);
         if (Atomics.load(w, i + kSlotStateField) !== s) continue; // written while we read: read again
         if (keyLo !== lo || keyHi !== hi) break;
-        if (isExpired(lastSeenSec, nowSec | 0, ttlSec)) return undefined;
-        return { broker, generation: generation >>> 0 };
+        if (isExpired(lastSeenSec, nowSec | 0, ttlSec)) return -1;
+        this.foundGeneration = generation >>> 0;
+        return broker;
       }
     }
-    return undefined;
+    return -1;
   }
 
   /**
@@ -179,6 +211,36 @@ export class StickyTable {
     }
     Atomics.add(this.#w, kBusyField, 1); // Atomics.add: counters shared by all workers
     return 'busy';
+  }
+
+  /**
+   * First placement of `key`: pin `broker` (at `generation`) unless the key has a live pin, and answer
+   * the broker the key is pinned to now: `broker` itself, or the pin a concurrent first placement made
+   * first (its generation in foundGeneration). kClaimFull: no slot for the key, nothing pinned.
+   * kClaimBusy: the key's slots stayed locked or kept changing, nothing known (rare: a writer was
+   * descheduled between the few stores it makes under a slot lock). Never throws, never waits for
+   * another thread: a competing insert of the key that is between its claim and its publish (its
+   * thread may be descheduled there for milliseconds) is finished here on its behalf (#help), so the
+   * answer is known at once and every worker placing the key agrees on it.
+   */
+  claim(key: KeyHash, broker: number, generation: number, nowSec: number, ttlSec: number): number {
+    for (let attempt = 0; attempt < kClaimAttempts; attempt++) {
+      const result = this.record(key, broker, generation, nowSec, ttlSec, true);
+      if (result === 'inserted' || result === 'updated') {
+        this.foundGeneration = generation >>> 0;
+        return broker;
+      }
+      if (result === 'full') return kClaimFull;
+      // 'existing' (or 'busy'): a live pin (read it), or a competing insert not yet published (finish
+      // it, then read). Neither: the competing claims went away meanwhile; try again from the start.
+      const pinned = this.find(key, nowSec, ttlSec);
+      if (pinned >= 0) return pinned;
+      if (this.#help(key.lo | 0, key.hi | 0)) {
+        const helped = this.find(key, nowSec, ttlSec);
+        if (helped >= 0) return helped;
+      }
+    }
+    return kClaimBusy;
   }
 
   /** Refresh last-seen of `key`'s pin (also one that expired but was not swept yet). False if there is none. */
@@ -250,12 +312,13 @@ export class StickyTable {
 
   stats(): StickyStats {
     const w = this.#w;
-    // Atomics.load: counters other workers change; each exact, the four together a snapshot.
+    // Atomics.load: counters other workers change; each exact, together a snapshot.
     return {
       inserts: Atomics.load(w, kInsertsField),
       full: Atomics.load(w, kFullField),
       expired: Atomics.load(w, kExpiredField),
       busy: Atomics.load(w, kBusyField),
+      helped: Atomics.load(w, kHelpedField),
     };
   }
 
@@ -314,10 +377,14 @@ export class StickyTable {
   #tryRecord(lo: number, hi: number, broker: number, generation: number, now: number, ttlSec: number, ifAbsent: boolean): RecordResult | undefined {
     const w = this.#w;
     const home2 = this.#secondHome(lo, hi);
-    // First free (or expired) slot of each window, and how many each has: insert where there is more room.
-    const firstFree = [-1, -1];
-    const firstFreeState = [0, 0];
-    const freeCount = [0, 0];
+    // First free (or expired) slot of each window, and how many each has: insert where there is more
+    // room. Plain locals, not arrays: this runs for every new client.
+    let firstFree0 = -1;
+    let firstFree1 = -1;
+    let firstFreeState0 = 0;
+    let firstFreeState1 = 0;
+    let freeCount0 = 0;
+    let freeCount1 = 0;
     let sawPending = false;
     for (let j = 0; j < kProbeWindow; j++) {
       const i = this.#slotAt(lo, home2, j);
@@ -340,16 +407,20 @@ export class StickyTable {
         if (kind === kKindPending && isKey) sawPending = true;
         continue;
       }
-      const window = j < kWindowSlots ? 0 : 1;
-      if (freeCount[window]++ === 0) {
-        firstFree[window] = j;
-        firstFreeState[window] = s;
+      if (j < kWindowSlots) {
+        if (freeCount0++ === 0) {
+          firstFree0 = j;
+          firstFreeState0 = s;
+        }
+      } else if (freeCount1++ === 0) {
+        firstFree1 = j;
+        firstFreeState1 = s;
       }
     }
-    const window = freeCount[0] >= freeCount[1] ? 0 : 1;
-    const targetPos = firstFree[window];
+    const first = freeCount0 >= freeCount1;
+    const targetPos = first ? firstFree0 : firstFree1;
     const target = targetPos < 0 ? -1 : this.#slotAt(lo, home2, targetPos);
-    const targetState = firstFreeState[window];
+    const targetState = first ? firstFreeState0 : firstFreeState1;
     if (target < 0) {
       if (sawPending) return 'existing'; // another worker is inserting this very key right now
       Atomics.add(w, kFullField, 1); // Atomics.add: counters shared by all workers
@@ -376,15 +447,12 @@ export class StickyTable {
     // Verify: no other copy of this key may survive alongside ours.
     for (let j = 0; j < kProbeWindow; j++) {
       if (j === targetPos) continue;
-      if (this.#mustYield(this.#slotAt(lo, home2, j), lo, hi, j < targetPos)) {
-        this.#release(target, pending);
-        return 'existing';
-      }
+      if (this.#mustYield(this.#slotAt(lo, home2, j), lo, hi, j < targetPos)) return this.#giveUpClaim(target, pending, lo, hi);
     }
-    // Publish. CAS: fails only if a competing insert killed our pending claim first; then it wins.
+    // Publish. CAS: fails if a competing insert killed our pending claim first (then it wins), or if
+    // a helper (#help) published it for us.
     if (Atomics.compareExchange(w, target + kSlotStateField, pending, withKind(pending, kKindPublished)) !== pending) {
-      this.#release(target, pending);
-      return 'existing';
+      return this.#giveUpClaim(target, pending, lo, hi);
     }
     Atomics.add(w, kSizeField, 1);
     Atomics.add(w, kInsertsField, 1);
@@ -439,19 +507,92 @@ export class StickyTable {
     return true; // never got a stable read: yielding can only lose this record, never make two pins
   }
 
-  /** Free our pending (or killed) claim at slot i. */
-  #release(i: number, pending: number): void {
+  /**
+   * Our claim at slot i lost, or we decided it must yield: free it and answer 'existing'. Unless it
+   * is no longer ours to free because a helper published it meanwhile: then it is the key's pin, and
+   * this record made it ('inserted'; the helper counted it).
+   */
+  #giveUpClaim(i: number, pending: number, lo: number, hi: number): RecordResult {
+    if (this.#release(i, pending)) return 'existing';
+    const w = this.#w;
+    // Atomics.load: seqlock read of the slot that was ours (a published slot keeps its key while it lives).
+    const s = Atomics.load(w, i + kSlotStateField);
+    const ours = (s & kKindMask) === kKindPublished && Atomics.load(w, i + kSlotKeyLoField) === lo && Atomics.load(w, i + kSlotKeyHiField) === hi;
+    return ours && Atomics.load(w, i + kSlotStateField) === s ? 'inserted' : 'existing';
+  }
+
+  /** Free our pending (or killed) claim at slot i. False if it is no longer ours (published by a helper, or swept). */
+  #release(i: number, pending: number): boolean {
     const w = this.#w;
     const locked = withKind(pending, kKindFree | kStateLocked);
-    // CAS: only we free our claim, whether it is still pending or was killed; if both fail, a sweep
-    // took it as abandoned and it is no longer ours.
+    // CAS: only we free our claim, whether it is still pending or was killed; if both fail, a helper
+    // published it or a sweep took it as abandoned, and it is no longer ours.
     if (
       Atomics.compareExchange(w, i + kSlotStateField, pending, locked) !== pending &&
       Atomics.compareExchange(w, i + kSlotStateField, withKind(pending, kKindKilled), locked) !== withKind(pending, kKindKilled)
     ) {
-      return;
+      return false;
     }
     this.#clearAndUnlock(i, locked);
+    return true;
+  }
+
+  /**
+   * Finish, on its owner's behalf, an insert of this key that claimed a slot and has not published
+   * it (lock-free helping): take the earliest pending claim of the key, run its verify pass exactly
+   * as its owner would (#mustYield over the key's other slots: give way to a pin or an earlier claim,
+   * kill later ones), then publish it with a CAS on the pending state we read. The owner's own
+   * publish CAS then fails and it finds its claim published (#giveUpClaim). Why this keeps one pin
+   * per key: a verify run by anyone after a claim became visible is as good as the owner's (the
+   * Dekker argument in the file comment is about when the reads happen, not who makes them), and
+   * publish, kill and free are CASes on the same state word, so only one of them takes effect.
+   * True if the key has a readable pin afterwards.
+   */
+  #help(lo: number, hi: number): boolean {
+    const w = this.#w;
+    const home2 = this.#secondHome(lo, hi);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      let claimPos = -1;
+      let claimState = 0;
+      let raced = false;
+      for (let j = 0; j < kProbeWindow && claimPos < 0; j++) {
+        const i = this.#slotAt(lo, home2, j);
+        // Atomics.load: seqlock read (state, key, state), as in #mustYield.
+        const s = Atomics.load(w, i + kSlotStateField);
+        const kind = s & kKindMask;
+        // Locked: a pin being updated (not readable now) or a claim still writing its key (its own
+        // verify pass will see the others): nothing to finish there.
+        if ((kind !== kKindPublished && kind !== kKindPending) || s & kStateLocked) continue;
+        const isKey = Atomics.load(w, i + kSlotKeyLoField) === lo && Atomics.load(w, i + kSlotKeyHiField) === hi;
+        if (Atomics.load(w, i + kSlotStateField) !== s) {
+          raced = true; // changed under us: read the key's slots again
+          continue;
+        }
+        if (!isKey) continue;
+        if (kind === kKindPublished) return true; // published meanwhile (by its owner or another helper)
+        claimPos = j;
+        claimState = s;
+      }
+      if (claimPos < 0) {
+        if (raced) continue;
+        return false;
+      }
+      let yielded = false;
+      for (let j = 0; j < kProbeWindow && !yielded; j++) {
+        if (j !== claimPos) yielded = this.#mustYield(this.#slotAt(lo, home2, j), lo, hi, j < claimPos);
+      }
+      if (yielded) continue; // a pin or an earlier claim is there: look again (and finish that one)
+      const target = this.#slotAt(lo, home2, claimPos);
+      // CAS: publish exactly the pending claim we verified; fails if its owner published it, or it
+      // was killed or freed, since we read it.
+      if (Atomics.compareExchange(w, target + kSlotStateField, claimState, withKind(claimState, kKindPublished)) === claimState) {
+        Atomics.add(w, kSizeField, 1); // Atomics.add: counters shared by all workers; the publisher counts the insert
+        Atomics.add(w, kInsertsField, 1);
+        Atomics.add(w, kHelpedField, 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Clear the key of slot i, which we hold locked, and unlock it free. */

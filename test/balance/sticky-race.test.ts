@@ -1,6 +1,7 @@
 // Sticky first placements under a real race: four worker threads place the same new keys at the same
 // time, each with a fallback that prefers a different broker (random, seeded per worker). Every worker
-// must end up on the broker of the one pin. This file is also the workers' entry point.
+// must end up on the broker of the one pin, and none may wait (Atomics.wait throws in the workers once
+// they race). This file is also the workers' entry point.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,6 +9,7 @@ import { hashKey } from '../../src/hash.ts';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import { StickyTable } from '../../src/sticky/table.ts';
 import { buildSelector } from '../../src/balance/index.ts';
+import { SelectionCursor } from '../../src/balance/cursor.ts';
 import { mulberry32 } from '../helpers/random.ts';
 import { runSelfAsWorker } from '../helpers/self-worker.ts';
 
@@ -25,14 +27,18 @@ if (!isMainThread) {
     random: mulberry32(job.seed),
     nowSec: () => 1000,
   });
+  const keys = Array.from({ length: job.keys }, (_, i) => ({ text: `race-${i}`, hash: hashKey(`race-${i}`) }));
+  const cursor = new SelectionCursor();
   const gate = new Int32Array(job.gate);
   Atomics.wait(gate, 0, 0); // start together: the point is to race
+  // From here on this thread is a data-plane worker: placement must never wait.
+  Atomics.wait = () => {
+    throw new Error('Atomics.wait called while placing');
+  };
   const chosen = new Int8Array(job.keys);
   for (let i = 0; i < job.keys; i++) {
-    const text = `race-${i}`;
-    const key = { text, hash: hashKey(text) };
-    chosen[i] = selector.candidates(key)[0];
-    selector.placed?.(key, chosen[i]);
+    chosen[i] = selector.first(keys[i], cursor); // what placement connects to first
+    selector.placed?.(keys[i], chosen[i]);
   }
   parentPort!.postMessage(chosen);
 } else {
@@ -56,6 +62,7 @@ if (!isMainThread) {
     }
     assert.is(disagreements, 0, 'every worker placed every key on its pinned broker');
     assert.is(differentFirstChoices, 0);
+    console.log('    sticky table after the race:', table.stats());
   });
 
   test.run();

@@ -8,6 +8,44 @@ import { StickySelector } from '../../src/balance/sticky.ts';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import { hashKey } from '../../src/hash.ts';
 import { StickyTable } from '../../src/sticky/table.ts';
+import { SelectionCursor } from '../../src/balance/cursor.ts';
+import type { Selector } from '../../src/balance/strategy.ts';
+import { kKindMask, kKindPublished } from '../../src/sticky/layout.ts';
+import { writePendingClaim } from '../helpers/sticky-claims.ts';
+
+// Placement must never wait on a worker thread: any Atomics.wait in this file's code paths fails the test.
+Atomics.wait = () => {
+  throw new Error('Atomics.wait called on a placement path');
+};
+
+/** A fallback with a fixed order that counts how often it is asked. */
+class CountingFallback implements Selector {
+  firsts = 0;
+  nexts = 0;
+  readonly #order: number[];
+  constructor(order: number[]) {
+    this.#order = order;
+  }
+  first(_key: RouteKey, cursor: SelectionCursor): number {
+    this.firsts++;
+    cursor.offered = 1;
+    return this.#order[0] ?? -1;
+  }
+  next(_key: RouteKey, cursor: SelectionCursor): number {
+    this.nexts++;
+    return cursor.offered < this.#order.length ? this.#order[cursor.offered++] : -1;
+  }
+  candidates(): number[] {
+    return [...this.#order];
+  }
+}
+
+/** Walk the rest of a walk begun with first(). */
+function rest(selector: Selector, key: RouteKey, cursor: SelectionCursor): number[] {
+  const out: number[] = [];
+  for (let b = selector.next(key, cursor); b >= 0; b = selector.next(key, cursor)) out.push(b);
+  return out;
+}
 
 const keys: RouteKey[] = Array.from({ length: 10_000 }, (_, i) => ({ text: `client-${i}`, hash: hashKey(`client-${i}`) }));
 const spec = (names: string[], weights?: number[]): BrokerSpec[] => names.map((name, i) => ({ name, weight: weights?.[i] ?? 1 }));
@@ -16,7 +54,8 @@ const spec = (names: string[], weights?: number[]): BrokerSpec[] => names.map((n
 function world(capacity = 65_536) {
   const clock = { now: 1_000 };
   const brokerTable = new BrokerTable(BrokerTable.allocate(16));
-  const stickyTable = new StickyTable(StickyTable.allocate(capacity));
+  const sab = StickyTable.allocate(capacity);
+  const stickyTable = new StickyTable(sab);
   const ctx = (brokers: BrokerSpec[], extra: Partial<BuildContext> = {}): BuildContext => ({
     brokers,
     brokerTable,
@@ -26,7 +65,7 @@ function world(capacity = 65_536) {
     ...extra,
   });
   const sticky = (brokers: BrokerSpec[], extra: Partial<BuildContext> = {}) => buildSelector('sticky', ctx(brokers, extra)) as StickySelector;
-  return { clock, brokerTable, stickyTable, ctx, sticky };
+  return { clock, brokerTable, stickyTable, sab, ctx, sticky };
 }
 
 /** What a worker does: first candidate it can use (here: all), then placed(). */
@@ -173,6 +212,63 @@ test('another fallback strategy behind the table: round-robin', () => {
   const firsts = keys.slice(0, 6).map((k) => connect(selector, k));
   assert.equal(firsts, [0, 1, 2, 0, 1, 2]);
   for (const [i, k] of keys.slice(0, 6).entries()) assert.is(selector.candidates(k)[0], firsts[i]);
+});
+
+test('a valid pin is the first candidate without asking the fallback; next() starts the fallback walk without the pin', () => {
+  const w = world();
+  const fallback = new CountingFallback([2, 0, 1]);
+  const selector = new StickySelector(w.ctx(spec(['a', 'b', 'c'])), fallback);
+  const k = keys[6];
+  w.stickyTable.record(k.hash, 1, 0, w.clock.now, 600);
+  const cursor = new SelectionCursor();
+  for (let n = 0; n < 100; n++) assert.is(selector.first(k, cursor), 1);
+  assert.equal([fallback.firsts, fallback.nexts], [0, 0], 'a hit never computes the fallback order');
+  assert.equal(rest(selector, k, cursor), [2, 0]);
+  assert.equal([fallback.firsts, fallback.nexts], [1, 3], 'asked only once the pin was passed over');
+  assert.equal(selector.stats(), { hits: 100, misses: 0, stale: 0, unrecorded: 0 });
+});
+
+test('a new key: the fallback is asked for its first choice only, and that choice is claimed', () => {
+  const w = world();
+  const fallback = new CountingFallback([2, 0, 1]);
+  const selector = new StickySelector(w.ctx(spec(['a', 'b', 'c'])), fallback);
+  const k = keys[7];
+  const cursor = new SelectionCursor();
+  assert.is(selector.first(k, cursor), 2);
+  assert.equal([fallback.firsts, fallback.nexts], [1, 0]);
+  assert.equal(w.stickyTable.lookup(k.hash, w.clock.now, 600), { broker: 2, generation: 0 }, 'pinned before any connect');
+  assert.equal(rest(selector, k, cursor), [0, 1], 'the rest is the fallback order');
+});
+
+test('a stale pin: the fallback order, no claim', () => {
+  const w = world();
+  const fallback = new CountingFallback([2, 0, 1]);
+  const selector = new StickySelector(w.ctx(spec(['a', 'b', 'c'])), fallback);
+  const k = keys[8];
+  w.stickyTable.record(k.hash, 1, 0, w.clock.now, 600);
+  w.brokerTable.bumpGeneration(1);
+  const cursor = new SelectionCursor();
+  assert.equal([selector.first(k, cursor), ...rest(selector, k, cursor)], [2, 0, 1]);
+  assert.equal(w.stickyTable.lookup(k.hash, w.clock.now, 600)?.broker, 1, 'the stale pin is left for placed() to move');
+  assert.is(selector.stats().stale, 1);
+});
+
+test("a new key another worker is mid-insert of (claimed, not published): followed at once, without waiting for it", () => {
+  const w = world();
+  const fallback = new CountingFallback([2, 0, 1]);
+  const selector = new StickySelector(w.ctx(spec(['a', 'b', 'c'])), fallback);
+  const k = keys[9];
+  // The other worker's claim, as it sits in shared memory while that worker is descheduled between
+  // its claim and its publish: a pending slot naming broker 0.
+  const state = writePendingClaim(w.sab, k.hash, 0, 0, w.clock.now);
+  const words = new Int32Array(w.sab);
+  assert.is(w.stickyTable.lookup(k.hash, w.clock.now, 600), undefined, 'not a pin yet');
+  const cursor = new SelectionCursor();
+  assert.is(selector.first(k, cursor), 0, "the other worker's choice, not our fallback's (2)");
+  assert.equal(rest(selector, k, cursor), [2, 1], 'then our fallback order without it');
+  assert.is(words[state] & kKindMask, kKindPublished, 'its claim was published on its behalf');
+  assert.is(w.stickyTable.stats().helped, 1);
+  assert.is(w.stickyTable.size(), 1);
 });
 
 test('bad contexts are refused when building', () => {

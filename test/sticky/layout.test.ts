@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import * as L from '../../src/sticky/layout.ts';
 
 test('header fields are distinct and inside the header; slot fields fill the slot', () => {
-  const header = [L.kMagicField, L.kCapacityField, L.kSizeField, L.kInsertsField, L.kFullField, L.kExpiredField, L.kBusyField, L.kSweepCursorField];
+  const header = [L.kMagicField, L.kCapacityField, L.kSizeField, L.kInsertsField, L.kFullField, L.kExpiredField, L.kBusyField, L.kSweepCursorField, L.kHelpedField];
   assert.is(new Set(header).size, header.length);
   for (const f of header) assert.ok(f >= 0 && f < L.kHeaderWords);
   const slot = [L.kSlotStateField, L.kSlotKeyLoField, L.kSlotKeyHiField, L.kSlotBrokerField, L.kSlotGenerationField, L.kSlotLastSeenField];

@@ -18,7 +18,8 @@ import {
   kStaleClaimSec,
   kStateLocked,
 } from '../../src/sticky/layout.ts';
-import { type RecordResult, StickyTable } from '../../src/sticky/table.ts';
+import { kClaimBusy, kClaimFull, type RecordResult, StickyTable } from '../../src/sticky/table.ts';
+import { writePendingClaim } from '../helpers/sticky-claims.ts';
 import { mulberry32 } from '../helpers/random.ts';
 import { runSelfAsWorker } from '../helpers/self-worker.ts';
 
@@ -64,7 +65,23 @@ function slotKinds(sab: SharedArrayBuffer, capacity: number): { published: numbe
 
 type RaceJob = { kind: 'race'; sab: SharedArrayBuffer; control: SharedArrayBuffer; results: SharedArrayBuffer; seen: SharedArrayBuffer; workerId: number; workers: number; keys: number };
 type ChurnJob = { kind: 'churn'; sab: SharedArrayBuffer; control: SharedArrayBuffer; workerId: number; workers: number; ops: number; keyPool: number };
-type Job = RaceJob | ChurnJob;
+type ClaimRaceJob = { kind: 'claim-race'; sab: SharedArrayBuffer; control: SharedArrayBuffer; answers: SharedArrayBuffer; workerId: number; workers: number; keys: number };
+/** Writes a pending claim of `text` for broker 7 and parks (control[0] = 1), as a descheduled insert; on control[1] = 1 tries its own publish. */
+type StalledClaimJob = { kind: 'stalled-claim'; sab: SharedArrayBuffer; control: SharedArrayBuffer; text: string };
+type Job = RaceJob | ChurnJob | ClaimRaceJob | StalledClaimJob;
+
+/** Atomics.wait for the duration of `run` throws: claims must never wait (the barriers around it may). */
+function withoutWaiting<T>(run: () => T): T {
+  const wait = Atomics.wait;
+  Atomics.wait = () => {
+    throw new Error('Atomics.wait called by a sticky claim');
+  };
+  try {
+    return run();
+  } finally {
+    Atomics.wait = wait;
+  }
+}
 
 /** All workers wait here until `count` have arrived (Atomics.wait is allowed in workers). */
 function barrier(control: Int32Array, field: number, count: number): void {
@@ -121,11 +138,41 @@ function churnWorker(job: ChurnJob): Record<string, number> {
   return counts;
 }
 
+function claimRaceWorker(job: ClaimRaceJob): void {
+  const table = new StickyTable(job.sab);
+  const control = new Int32Array(job.control);
+  const answers = new Int8Array(job.answers);
+  const hashes = Array.from({ length: job.keys }, (_, i) => hashKey(`claim-${i}`));
+  for (let chunk = 0; chunk * kRaceChunk < job.keys; chunk++) {
+    barrier(control, 1 + chunk, job.workers);
+    const end = Math.min(job.keys, (chunk + 1) * kRaceChunk);
+    withoutWaiting(() => {
+      for (let i = chunk * kRaceChunk; i < end; i++) answers[job.workerId * job.keys + i] = table.claim(hashes[i], job.workerId, 7, 1_000, kTtlSec);
+    });
+  }
+}
+
+function stalledClaimWorker(job: StalledClaimJob): string {
+  const w = new Int32Array(job.sab);
+  const control = new Int32Array(job.control);
+  const state = writePendingClaim(job.sab, hashKey(job.text), 7, 3, 1_000);
+  const pending = Atomics.load(w, state);
+  Atomics.store(control, 0, 1);
+  Atomics.notify(control, 0);
+  while (Atomics.load(control, 1) === 0) Atomics.wait(control, 1, 0, 1000); // descheduled, as far as the others can tell
+  // Resumed: the owner's publish CAS, as StickyTable does it after its verify pass.
+  const published = Atomics.compareExchange(w, state, pending, (pending & ~(kKindMask | kStateLocked)) | kKindPublished) === pending;
+  return published ? 'owner published' : `owner found ${(Atomics.load(w, state) & kKindMask) === kKindPublished ? 'its claim published' : 'its claim gone'}`;
+}
+
 const runWorker = (job: Job) => runSelfAsWorker<unknown>(import.meta.url, job);
 
 if (!isMainThread) {
   const job = workerData as Job;
-  parentPort!.postMessage(job.kind === 'race' ? (raceWorker(job), 'done') : churnWorker(job));
+  if (job.kind === 'race') parentPort!.postMessage((raceWorker(job), 'done'));
+  else if (job.kind === 'churn') parentPort!.postMessage(churnWorker(job));
+  else if (job.kind === 'claim-race') parentPort!.postMessage((claimRaceWorker(job), 'done'));
+  else parentPort!.postMessage(stalledClaimWorker(job));
 } else {
   test('allocate rounds capacity up to a power of two (at least one probe window); bad input is refused', () => {
     assert.is(new StickyTable(StickyTable.allocate(1000)).capacity, 1024);
@@ -297,6 +344,87 @@ if (!isMainThread) {
     assert.is(table.stats().full, 0);
     assert.ok(table.size() < 8192);
     for (let i = 0; i < 1_000; i++) assert.ok(table.lookup(hashKey(`r39-${i}`), 10_039, ttlSec), 'the latest round is all there');
+  });
+
+  test('claim: a new key takes the proposal; a later claim follows the pin; full and busy are answers, not waits', () => {
+    const sab = StickyTable.allocate(1024);
+    const table = new StickyTable(sab);
+    withoutWaiting(() => {
+      assert.is(table.claim(hashKey('c1'), 2, 5, 100, kTtlSec), 2);
+      assert.is(table.claim(hashKey('c1'), 3, 6, 100, kTtlSec), 2, 'the first pin stands');
+      assert.is(table.foundGeneration, 5);
+      const small = new StickyTable(StickyTable.allocate(16));
+      for (let i = 0; i < 16; i++) small.claim(hashKey(`s${i}`), 1, 0, 100, kTtlSec);
+      assert.is(small.claim(hashKey('one too many'), 1, 0, 100, kTtlSec), kClaimFull);
+      // A pin whose writer stalled holding the slot lock: nothing is known, the answer comes at once.
+      const key = hashKey('locked');
+      table.claim(key, 4, 0, 100, kTtlSec);
+      const w = new Int32Array(sab);
+      const state = kHeaderWords + slotOf(sab, 1024, key) * kSlotWords + kSlotStateField;
+      w[state] |= kStateLocked;
+      assert.is(table.claim(key, 1, 0, 100, kTtlSec), kClaimBusy);
+      w[state] &= ~kStateLocked;
+      assert.is(table.claim(key, 1, 0, 100, kTtlSec), 4);
+    });
+  });
+
+  test('claim: another insert of the key still writing its claim (locked) does not hold it up: ours is published', () => {
+    const sab = StickyTable.allocate(1024);
+    const table = new StickyTable(sab);
+    const key = hashKey('racing');
+    const theirs = writePendingClaim(sab, key, 7, 0, 100, true);
+    const answer = withoutWaiting(() => table.claim(key, 2, 0, 100, kTtlSec));
+    assert.is(answer, 2, 'their key was not readable yet: their own verify pass will find our pin');
+    assert.equal(table.lookup(key, 100, kTtlSec), { broker: 2, generation: 0 });
+    assert.is(new Int32Array(sab)[theirs] & kKindMask, kKindPending, 'their claim is theirs to finish (it will yield to our pin)');
+  });
+
+  test('claim: an insert of the key stalled between claim and publish in another thread is finished for it and followed', async () => {
+    const sab = StickyTable.allocate(1024);
+    const control = new SharedArrayBuffer(8);
+    const c = new Int32Array(control);
+    const owner = runWorker({ kind: 'stalled-claim', sab, control, text: 'stalled-insert' });
+    while (Atomics.load(c, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+    const table = new StickyTable(sab);
+    const key = hashKey('stalled-insert');
+    assert.is(table.lookup(key, 1_000, kTtlSec), undefined, 'claimed, not published: no pin yet');
+    // The owner is parked for as long as we like: the claim must answer without it.
+    const answer = withoutWaiting(() => table.claim(key, 2, 0, 1_000, kTtlSec));
+    assert.is(answer, 7, "the stalled insert's broker");
+    assert.is(table.foundGeneration, 3);
+    assert.equal(table.lookup(key, 1_000, kTtlSec), { broker: 7, generation: 3 });
+    assert.equal([table.size(), table.stats().inserts, table.stats().helped], [1, 1, 1]);
+    Atomics.store(c, 1, 1);
+    Atomics.notify(c, 1);
+    assert.is(await owner, 'owner found its claim published');
+    assert.equal(slotKinds(sab, 1024), { published: 1, free: 1023, other: 0 });
+  });
+
+  test('4 worker threads claim the same 50k new keys at once, each proposing its own broker: all answer the one pin, none waits', async () => {
+    const workers = 4;
+    const keys = 50_000;
+    const sab = StickyTable.allocate(131_072);
+    const control = new SharedArrayBuffer(4 * (2 + keys / kRaceChunk));
+    const answers = new SharedArrayBuffer(workers * keys);
+    await Promise.all(Array.from({ length: workers }, (_, workerId) => runWorker({ kind: 'claim-race', sab, control, answers, workerId, workers, keys })));
+    const table = new StickyTable(sab);
+    const answerOf = new Int8Array(answers);
+    let disagreements = 0;
+    let unanswered = 0;
+    for (let i = 0; i < keys; i++) {
+      const pin = table.lookup(hashKey(`claim-${i}`), 1_000, kTtlSec);
+      for (let w = 0; w < workers; w++) {
+        const answer = answerOf[w * keys + i];
+        if (answer < 0) unanswered++;
+        else if (answer !== pin?.broker) disagreements++;
+      }
+    }
+    assert.is(unanswered, 0, 'no claim answered busy or full');
+    assert.is(disagreements, 0, 'every claim answered the pin the table holds');
+    assert.is(table.size(), keys);
+    assert.is(new Set(table.entries().map((e) => `${e.keyHi}:${e.keyLo}`)).size, keys, 'one slot per key');
+    assert.equal(slotKinds(sab, table.capacity), { published: keys, free: table.capacity - keys, other: 0 }, 'no claim left pending, killed or locked');
+    console.log('    claim race stats:', table.stats());
   });
 
   test('4 worker threads record the same 50k keys at once, each proposing its own broker: one agreed pin per key', async () => {

@@ -7,14 +7,18 @@ import type { WorkerContext } from '../../workers/worker-context.ts';
 import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import type { RouteKey, Selector } from '../../src/balance/strategy.ts';
 import type { ConnectInfo } from '../../src/mqtt/connect.ts';
+import type { SelectionCursor } from '../../src/balance/cursor.ts';
 
 const connect = (clientId: string, username?: string): ConnectInfo => ({ protocolName: 'MQTT', protocolLevel: 4, clientId, username, hasPassword: false, cleanStart: true, keepaliveSec: 30 });
 
 function fakeContext(order: number[]) {
   const brokerTable = new BrokerTable(BrokerTable.allocate(8));
   const seen = { keys: [] as string[], placed: [] as [string, number][], counted: [] as string[], warned: [] as unknown[] };
+  // A selector that walks `order` (the cursor's `offered` is its position), as the real ones do lazily.
   const selector: Selector = {
-    candidates: (key: RouteKey) => { seen.keys.push(key.text); return [...order]; },
+    candidates: () => [...order],
+    first: (key: RouteKey, cursor: SelectionCursor) => { seen.keys.push(key.text); cursor.offered = 0; return order[0] ?? -1; },
+    next: (_key: RouteKey, cursor: SelectionCursor) => order[++cursor.offered] ?? -1,
     placed: (key: RouteKey, broker: number) => { seen.placed.push([key.text, broker]); },
   };
   const ctx = {
@@ -33,7 +37,7 @@ test('candidates come in the selector order, skipping unhealthy and draining bro
   brokerTable.setHealthy(0, false);
   brokerTable.setDraining(3, true);
   const a = new PlacementAttempt(ctx, 7, connect('dev-1'), (): string | undefined => { assert.unreachable('the address is not needed'); return undefined; });
-  assert.equal([a.next(), a.next(), a.next()], [2, 1, -1]);
+  assert.equal([a.next(), a.next(), a.next(), a.next()], [2, 1, -1, -1]);
   assert.is(a.broker, -1);
   assert.equal(seen.keys, ['c:dev-1']);
   assert.ok(a.pinned);
@@ -55,9 +59,9 @@ test('a failure is counted and logged with the broker; the pin follows the broke
 
 test('empty client id: the user name, then the source address (asked for only then) is the key', () => {
   const { ctx, seen } = fakeContext([0]);
-  new PlacementAttempt(ctx, 1, connect('', 'alice'), (): string | undefined => { assert.unreachable('not needed'); return undefined; });
+  new PlacementAttempt(ctx, 1, connect('', 'alice'), (): string | undefined => { assert.unreachable('not needed'); return undefined; }).next();
   let asked = 0;
-  new PlacementAttempt(ctx, 2, connect(''), () => { asked++; return '10.1.2.3'; });
+  new PlacementAttempt(ctx, 2, connect(''), () => { asked++; return '10.1.2.3'; }).next();
   assert.equal(seen.keys, ['u:alice', 'a:10.1.2.3']);
   assert.is(asked, 1);
 });
