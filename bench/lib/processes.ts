@@ -1,7 +1,7 @@
 // Child processes of the harness: spawn (optionally pinned to a CPU), wait for a port, stop, and read
 // a process's resident memory and CPU time from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export type Proc = { child: ChildProcess; output: () => string; name: string };
@@ -65,5 +65,23 @@ export function cpuSeconds(pid: number): number {
 }
 
 const clockTicksPerSec = 100; // USER_HZ on Linux x86_64/arm64
+
+/**
+ * CPU seconds the process's threads have run so far, in nanoseconds of precision: the sum over
+ * /proc/PID/task/TID/schedstat (time on CPU). For low-CPU windows, where utime + stime (10 ms ticks)
+ * would be too coarse; a thread that ends inside the window takes its time with it. Falls back to
+ * cpuSeconds() where schedstat is missing.
+ */
+export function threadCpuSeconds(pid: number): number {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return cpuSeconds(pid); }
+  let ns = 0;
+  for (const tid of tids) {
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'); } catch { continue; } // the thread just ended
+    ns += Number(text.split(' ')[0]);
+  }
+  return Number.isFinite(ns) && ns > 0 ? ns / 1e9 : cpuSeconds(pid);
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
