@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadgenBin } from './backends.ts';
+import { track } from './processes.ts';
 
 export type LoadgenResult = Record<string, number | string>;
 
@@ -54,5 +55,5 @@ export function holdIdle(args: string[], cpu: string | undefined, timeoutMs: num
 
 function spawnLoadgen(args: string[], cpu: string | undefined, stdin: 'ignore' | 'pipe'): ChildProcess {
   const [file, argv] = cpu !== undefined ? ['taskset', ['-c', cpu, loadgenBin, ...args]] : [loadgenBin, args];
-  return spawn(file, argv, { stdio: [stdin, 'pipe', 'pipe'] });
+  return track(spawn(file, argv, { stdio: [stdin, 'pipe', 'pipe'] }));
 }

@@ -11,9 +11,7 @@ const started = new Set<ChildProcess>();
 /** Spawns `cmd args`; with `cpu`, under `taskset -c cpu` so the kernel keeps it on that core. */
 export function startProcess(name: string, cmd: string, args: string[], opts: { cpu?: string; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): Proc {
   const [file, argv] = opts.cpu !== undefined ? ['taskset', ['-c', opts.cpu, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-  started.add(child);
-  child.on('exit', () => started.delete(child));
+  const child = track(spawn(file, argv, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } }));
   let out = '';
   const keep = (d: Buffer) => { out = (out + d).slice(-20_000); };
   child.stderr!.on('data', keep);
@@ -43,6 +41,13 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> 
     child.once('exit', () => { clearTimeout(timer); resolve(); });
     child.kill('SIGTERM');
   });
+}
+
+/** Registers a child for killAll() until it exits (every process the harness spawns goes through here). */
+export function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.on('exit', () => started.delete(child));
+  return child;
 }
 
 /** Kills every process the harness started: on exit, Ctrl-C or an error, nothing is left running. */

@@ -59,7 +59,7 @@ enum {
   F_TARGET = 1 << 0, F_SECONDS = 1 << 1, F_THREADS = 1 << 2, F_SOURCES = 1 << 3, F_CONNS = 1 << 4,
   F_SIZE = 1 << 5, F_WARMUP = 1 << 6, F_INFLIGHT = 1 << 7, F_IDS = 1 << 8, F_PREFIX = 1 << 9,
   F_LATOUT = 1 << 10, F_VERSION = 1 << 11, F_RATE = 1 << 12, F_HOLD = 1 << 13, F_PERWRITE = 1 << 14,
-  F_MARKS = 1 << 15,
+  F_MARKS = 1 << 15, F_TICK = 1 << 16,
 };
 
 typedef struct {
@@ -104,10 +104,11 @@ static struct {
   long threads, conns, size, inflight, ids, version;
   long per_write; // throughput: whole packets per send() (0: as many as the socket takes)
   int marks;      // latency: print window start/end lines when they happen
+  long tick_us;   // latency: timer tick, at least; each tick sends what is due (default 50)
   const char *prefix;
   const char *latency_out;
   uint32_t src_first, src_count; // host order
-} g_opt = { .threads = 1, .version = 4, .prefix = "c-", .hold_seconds = 600, .conns = -1, .size = -1 };
+} g_opt = { .threads = 1, .version = 4, .prefix = "c-", .hold_seconds = 600, .conns = -1, .size = -1, .tick_us = 50 };
 
 static worker_t *g_workers;
 static int g_nthreads;
@@ -137,9 +138,10 @@ static const char usage_text[] =
     "      K connections in flight: TCP connect, CONNECT (id P<j>, j cycles 0..N-1), CONNACK, DISCONNECT,\n"
     "      close, again. Latency = CONNECT sent -> CONNACK received.\n"
     "      -> {\"type\":\"connrate\",\"connections\":N,\"errors\":N,\"seconds\":T,\"samples\":N}\n"
-    "  latency --rate R --size S --seconds T [--conns C] [--warmup W] [--latency-out FILE] [--marks]\n"
+    "  latency --rate R --size S --seconds T [--conns C] [--warmup W] [--tick-us U] [--latency-out FILE] [--marks]\n"
     "      C connections (default 1) to an echo backend; R PUBLISH/s in total, paced, round-robin over the\n"
     "      connections; RTT per message. Messages sent during the warmup are echoed but not counted.\n"
+    "      The pacing timer ticks at the message interval, but no faster than every U us (default 50).\n"
     "      --marks prints {\"type\":\"window\",\"phase\":\"start\"|\"end\",\"time_ns\":N} as the window opens/closes.\n"
     "      -> {\"type\":\"latency\",\"sent\":N,\"received\":N,\"seconds\":T,\"samples\":N,\"connect_errors\":N,\n"
     "          \"skipped\":N}\n"
@@ -626,9 +628,9 @@ static void run_latency(worker_t *w) {
   }
   announce_ready();
   if (wait_go() != 0 || w->rate_per_sec <= 0) goto done;
-  // Tick at the message interval, but no faster than every 50 us; each tick sends what is due.
+  // Tick at the message interval, but no faster than every --tick-us (50 us); each tick sends what is due.
   uint64_t interval_ns = (uint64_t)(1e9 / w->rate_per_sec);
-  if (interval_ns < 50000) interval_ns = 50000;
+  if (interval_ns < (uint64_t)g_opt.tick_us * 1000) interval_ns = (uint64_t)g_opt.tick_us * 1000;
   struct itimerspec its = { .it_interval = { (time_t)(interval_ns / NS_PER_SEC), (long)(interval_ns % NS_PER_SEC) },
                             .it_value = { 0, 1 } };
   timerfd_settime(tfd, 0, &its, NULL);
@@ -781,7 +783,7 @@ static void parse_args(int argc, char **argv) {
     required |= F_INFLIGHT | F_SECONDS | F_IDS;
   } else if (strcmp(sub, "latency") == 0) {
     g_opt.mode = M_LATENCY;
-    allowed |= F_RATE | F_SIZE | F_SECONDS | F_CONNS | F_LATOUT | F_WARMUP | F_MARKS;
+    allowed |= F_RATE | F_SIZE | F_SECONDS | F_CONNS | F_LATOUT | F_WARMUP | F_MARKS | F_TICK;
     required |= F_RATE | F_SIZE | F_SECONDS;
   } else if (strcmp(sub, "idle") == 0) {
     g_opt.mode = M_IDLE;
@@ -795,6 +797,7 @@ static void parse_args(int argc, char **argv) {
     { "--conns", F_CONNS }, { "--size", F_SIZE }, { "--warmup", F_WARMUP }, { "--inflight", F_INFLIGHT },
     { "--ids", F_IDS }, { "--id-prefix", F_PREFIX }, { "--latency-out", F_LATOUT }, { "--version", F_VERSION },
     { "--rate", F_RATE }, { "--hold-seconds", F_HOLD }, { "--per-write", F_PERWRITE }, { "--marks", F_MARKS },
+    { "--tick-us", F_TICK },
   };
   for (int i = 2; i < argc; i++) {
     char name[64];
@@ -841,6 +844,7 @@ static void parse_args(int argc, char **argv) {
       case F_RATE: g_opt.rate = parse_double(a, v, 0.001, 1e8); break;
       case F_HOLD: g_opt.hold_seconds = parse_double(a, v, 0, 1e6); break;
       case F_PERWRITE: g_opt.per_write = parse_long(a, v, 1, 65536); break;
+      case F_TICK: g_opt.tick_us = parse_long(a, v, 10, 1000000); break;
     }
   }
   if ((g_opt.given & required) != required) {

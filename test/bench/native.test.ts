@@ -168,7 +168,7 @@ test('latency, many connections: 50 connections at 500 msg/s for 1 s give ~500 R
   const file = join(tmp, 'latency-many.bin');
   const before = (await echo.ask('stats')).ports[0] as PortStats;
   const r = await runLoadgen(['latency', '--target', `127.0.0.1:${echo.ports[0]}`, '--conns', '50', '--rate', '500', '--size', '100',
-    '--seconds', '1', '--warmup', '0.3', '--marks', '--sources', '127.0.0.2-127.0.0.20', '--latency-out', file]);
+    '--seconds', '1', '--warmup', '0.3', '--tick-us', '250', '--marks', '--sources', '127.0.0.2-127.0.0.20', '--latency-out', file]);
   assert.is(r.code, 0, r.err);
   // --marks: the window opens, closes, then the result; exactly --seconds apart, after the warmup.
   assert.equal(r.out.map((m) => m.type === 'window' ? m.phase : m.type), ['start', 'end', 'latency']);
@@ -234,6 +234,7 @@ test('bad flags and impossible counts exit 2', async () => {
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--marks'])).code, 2, '--marks is latency only');
   assert.is((await runLoadgen(['latency', '--target', '127.0.0.1:1', '--rate', '1', '--size', '8', '--seconds', '1', '--marks=1'])).code, 2, '--marks takes no value');
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--per-write', '0'])).code, 2, 'per-write 0');
+  assert.is((await runLoadgen(['latency', '--target', '127.0.0.1:1', '--rate', '1', '--size', '8', '--seconds', '1', '--tick-us', '5'])).code, 2, 'tick under 10 us');
   const tooMany = await runLoadgen(['idle', '--target', '127.0.0.1:1', '--conns', '10000000']);
   assert.is(tooMany.code, 2);
   assert.match(tooMany.err, /open files/);
