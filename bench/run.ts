@@ -1,7 +1,7 @@
 // The benchmark harness: Sluice, HAProxy (TCP+splice and MQTT-aware sticky) and a direct connection on
 // the same workloads in one run, interleaved, with medians, spread and ratios. See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -39,6 +39,7 @@ async function main(): Promise<number> {
     return msg ? 2 : 0;
   }
   const cores = availableParallelism();
+  const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
   // One pass per worker count. Two cores: 1 worker gets CPU 0 to itself and the load generator and the
   // backends share CPU 1; 2 workers cannot be pinned apart from the load side, so that pass is unpinned.
   const passes = opts.workers.map((workers) => ({ workers, cpus: cpuPlan(workers, cores, opts.pin) }));
@@ -116,8 +117,10 @@ async function main(): Promise<number> {
     meta: {
       date: new Date().toISOString(), quick: opts.quick, repeats: opts.repeats, seconds: opts.seconds,
       workers: multi ? opts.workers : opts.workers[0],
-      pinning: multi ? Object.fromEntries(passes.map((p) => [`${p.workers} workers`, p.cpus.label])) : passes[0].cpus.label,
+      pinning: multi ? Object.fromEntries(passes.map((p) => [`${p.workers} worker${p.workers > 1 ? 's' : ''}`, p.cpus.label])) : passes[0].cpus.label,
       cpu: cpus()[0]?.model, cores, node: process.version, haproxy: haproxyVersion,
+      // 1, 5 and 15 minute load averages: other work on a shared machine shows up here and in the spreads.
+      loadavg: { start: loadAtStart, end: loadavg().map((x) => Number(x.toFixed(2))) },
       shapes: {
         throughput: `${opts.throughputConns} conns`, smallWrites: `${opts.smallWritesSize} B x${opts.smallWritesPerWrite} per write, ${opts.smallWritesConns} conns`,
         connrate: `${opts.connrateInflight} in flight, ${opts.connrateIds} ids`, latency: `${opts.latencyRate} msg/s over ${opts.latencyConns} conns`,
