@@ -1,16 +1,18 @@
 // The benchmark harness: Sluice, HAProxy (TCP+splice and MQTT-aware sticky) and a direct connection on
 // the same workloads in one run, interleaved, with medians, spread and ratios. See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseBenchArgs, usage, UsageError, type BenchOptions, type TargetName } from './lib/args.ts';
 import { nativeDir, startMosquittoBackends, startSink, type Backends } from './lib/backends.ts';
 import { killAll, sleep } from './lib/processes.ts';
-import { renderHtml, renderTable, type BenchResult, type Row } from './lib/report.ts';
+import { judge } from './lib/goals.ts';
+import { cpuPlan, type CpuPlan } from './lib/pinning.ts';
+import { renderHtml, renderReport, type BenchResult, type Row } from './lib/report.ts';
 import { startTarget, TargetUnavailable, type Target } from './lib/targets.ts';
-import { connrate, idle, latency, mosquittoThroughput, throughput, type Figures, type RunContext } from './lib/workloads.ts';
+import { connrate, idle, iot, latency, mosquittoThroughput, smallWrites, throughput, type Figures, type RunContext } from './lib/workloads.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -23,7 +25,8 @@ const metrics: Record<string, MetricInfo> = {
   connps: { unit: 'conn/s', better: 'higher' }, p50us: { unit: 'µs', better: 'lower' }, p99us: { unit: 'µs', better: 'lower' },
   p999us: { unit: 'µs', better: 'lower' }, stickyViolations: { unit: 'ids', better: 'lower' }, bytesPerConn: { unit: 'B/conn', better: 'lower' },
   errors: { unit: 'count', better: 'lower' }, connectErrors: { unit: 'count', better: 'lower' }, lost: { unit: 'msgs', better: 'lower' },
-  rssMiB: { unit: 'MiB', better: 'lower' },
+  rssMiB: { unit: 'MiB', better: 'lower' }, heapPerConn: { unit: 'B/conn', better: 'lower' },
+  cpuUsPerMsg: { unit: 'CPU-µs/msg', better: 'lower' }, delivered: { unit: 'msgs', better: 'higher' },
 };
 
 async function main(): Promise<number> {
@@ -35,10 +38,12 @@ async function main(): Promise<number> {
     process.stderr.write(`${msg ? `bench: ${msg}\n\n` : ''}${usage}`);
     return msg ? 2 : 0;
   }
-  const pinned = opts.pin && availableParallelism() >= 2;
-  // Two cores: the balancer gets CPU 0 to itself; the load generator and the backends share CPU 1.
-  const balancerCpu = pinned ? '0' : undefined;
-  const loadCpu = pinned ? '1' : undefined;
+  const cores = availableParallelism();
+  const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
+  // One pass per worker count. Two cores: 1 worker gets CPU 0 to itself and the load generator and the
+  // backends share CPU 1; 2 workers cannot be pinned apart from the load side, so that pass is unpinned.
+  const passes = opts.workers.map((workers) => ({ workers, cpus: cpuPlan(workers, cores, opts.pin) }));
+  const multi = passes.length > 1;
 
   log(`building the load generator and sink (make -C ${nativeDir})`);
   execFileSync('make', ['-C', nativeDir, '-s'], { stdio: 'inherit' });
@@ -51,82 +56,83 @@ async function main(): Promise<number> {
     else for (const t of opts.targets.filter((x) => x.startsWith('haproxy'))) skipped[t] = `HAProxy unavailable: ${setup.stderr.trim()}`;
   }
 
-  const ctx: RunContext = { opts, loadCpu };
-  const sinkJobs: Job[] = [];
-  if (opts.workloads.includes('idle')) sinkJobs.push({ workload: 'idle', variant: `${opts.idleConns} conns`, repeats: 1, run: (t) => idle(t, ctx) });
-  if (opts.workloads.includes('throughput')) {
-    for (const size of opts.payloadSizes) sinkJobs.push({ workload: 'throughput', variant: sizeLabel(size), repeats: opts.repeats, run: (t, b) => throughput(t, b, size, ctx) });
-  }
-  if (opts.workloads.includes('connrate')) sinkJobs.push({ workload: 'connrate', variant: `${opts.connrateInflight} in flight`, repeats: opts.repeats, run: (t, b) => connrate(t, b, ctx) });
-  const phases: Phase[] = [
-    { name: 'sink backends', backends: () => startSink('sink', 3, loadCpu), jobs: sinkJobs },
-    { name: 'echo backends', backends: () => startSink('echo', 3, loadCpu), jobs: opts.workloads.includes('latency')
-      ? [{ workload: 'latency', variant: `${opts.latencyRate} msg/s`, repeats: opts.repeats, run: (t: Target) => latency(t, ctx) }] : [] },
-    { name: 'mosquitto backends', backends: () => startMosquittoBackends(3, loadCpu), jobs: opts.workloads.includes('mosquitto')
-      ? [{ workload: 'throughput-mosquitto', variant: '1 KiB', repeats: 1, run: (t: Target) => mosquittoThroughput(t, ctx) }] : [] },
-  ].filter((p) => p.jobs.length > 0);
-
   const candidates = opts.targets.filter((t) => !skipped[t]);
   const rows = new Map<string, Row>();
   const active = new Set<TargetName>();
-  const progress = new Progress(phases.reduce((n, p) => n + p.jobs.reduce((m, j) => m + j.repeats, 0) * candidates.length, 0));
+  const passPhases = passes.map((p) => phasesFor(opts, p.cpus));
+  const runsPerTarget = (jobs: Job[]) => jobs.reduce((m, j) => m + j.repeats, 0);
+  const progress = new Progress(passPhases.flat().reduce((n, p) => n + runsPerTarget(p.jobs) * candidates.length, 0));
 
-  for (const phase of phases) {
-    log(`phase: ${phase.name}`);
-    const backends = await phase.backends();
-    const targets: Target[] = [];
-    try {
-      for (const name of candidates) {
-        try {
-          const t = await startTarget(name, backends.ports, { workers: opts.workers, cpu: balancerCpu, maxConnections: opts.idleConns + 10_000 });
-          await proveInPath(t);
-          targets.push(t);
-          active.add(name);
-        } catch (err) {
-          if (!(err instanceof TargetUnavailable)) throw err;
-          skipped[name] = err.message;
-          progress.drop(phase.jobs.reduce((m, j) => m + j.repeats, 0));
-        }
-      }
-      for (const job of phase.jobs) {
-        // Interleaved (A B C, A B C, ...): slow drift in the machine's load hits every target alike.
-        for (let r = 0; r < job.repeats; r++) {
-          for (const t of targets) {
-            progress.show(`${job.workload} ${job.variant} · ${t.name} · run ${r + 1}/${job.repeats}`);
-            const figures = await job.run(t, backends);
-            for (const [metric, value] of Object.entries(figures)) {
-              if (value === undefined) continue;
-              const key = `${job.workload}|${job.variant}|${metric}`;
-              let row = rows.get(key);
-              if (!row) {
-                row = { workload: `${job.workload} ${job.variant}`, metric, unit: metrics[metric]?.unit ?? '', better: metrics[metric]?.better ?? 'higher', samples: {} };
-                rows.set(key, row);
-              }
-              (row.samples[t.name] ??= []).push(value);
-            }
-            progress.step();
+  for (const [i, pass] of passes.entries()) {
+    log(`pass: ${pass.workers} worker${pass.workers > 1 ? 's' : ''}; pinning: ${pass.cpus.label}`);
+    for (const phase of passPhases[i]) {
+      log(`phase: ${phase.name}`);
+      const backends = await phase.backends();
+      const targets: Target[] = [];
+      try {
+        for (const name of candidates) {
+          if (skipped[name]) { progress.drop(runsPerTarget(phase.jobs)); continue; }
+          try {
+            const t = await startTarget(name, backends.ports, { workers: pass.workers, cpu: pass.cpus.balancer, maxConnections: opts.idleConns + 10_000 });
+            await proveInPath(t);
+            targets.push(t);
+            active.add(name);
+          } catch (err) {
+            if (!(err instanceof TargetUnavailable)) throw err;
+            skipped[name] = err.message;
+            progress.drop(runsPerTarget(phase.jobs));
           }
         }
+        for (const job of phase.jobs) {
+          // Interleaved (A B C, A B C, ...): slow drift in the machine's load hits every target alike.
+          for (let r = 0; r < job.repeats; r++) {
+            for (const t of targets) {
+              progress.show(`${job.workload} ${job.variant}${multi ? ` [${pass.workers}w]` : ''} · ${t.name} · run ${r + 1}/${job.repeats}`);
+              const figures = await job.run(t, backends);
+              for (const [metric, value] of Object.entries(figures)) {
+                if (value === undefined) continue;
+                const key = `${pass.workers}|${job.workload}|${job.variant}|${metric}`;
+                let row = rows.get(key);
+                if (!row) {
+                  const label = `${job.workload} ${job.variant}${multi ? ` [${pass.workers} worker${pass.workers > 1 ? 's' : ''}]` : ''}`;
+                  row = { workload: label, name: job.workload, variant: job.variant, workers: pass.workers, metric,
+                    unit: metrics[metric]?.unit ?? '', better: metrics[metric]?.better ?? 'higher', samples: {} };
+                  rows.set(key, row);
+                }
+                (row.samples[t.name] ??= []).push(value);
+              }
+              progress.step();
+            }
+          }
+        }
+      } finally {
+        for (const t of targets) await t.stop();
+        await backends.stop();
       }
-    } finally {
-      for (const t of targets) await t.stop();
-      await backends.stop();
     }
   }
   progress.done();
 
   const result: BenchResult = {
     meta: {
-      date: new Date().toISOString(), quick: opts.quick, repeats: opts.repeats, seconds: opts.seconds, workers: opts.workers,
-      pinning: pinned ? 'balancer on CPU 0; load generator and backends on CPU 1 (taskset)' : 'none',
-      cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, haproxy: haproxyVersion,
+      date: new Date().toISOString(), quick: opts.quick, repeats: opts.repeats, seconds: opts.seconds,
+      workers: multi ? opts.workers : opts.workers[0],
+      pinning: multi ? Object.fromEntries(passes.map((p) => [`${p.workers} worker${p.workers > 1 ? 's' : ''}`, p.cpus.label])) : passes[0].cpus.label,
+      cpu: cpus()[0]?.model, cores, node: process.version, haproxy: haproxyVersion,
+      // 1, 5 and 15 minute load averages: other work on a shared machine shows up here and in the spreads.
+      loadavg: { start: loadAtStart, end: loadavg().map((x) => Number(x.toFixed(2))) },
+      shapes: {
+        throughput: `${opts.throughputConns} conns`, smallWrites: `${opts.smallWritesSize} B x${opts.smallWritesPerWrite} per write, ${opts.smallWritesConns} conns`,
+        connrate: `${opts.connrateInflight} in flight, ${opts.connrateIds} ids`, latency: `${opts.latencyRate} msg/s over ${opts.latencyConns} conns`,
+        iot: `${opts.iotConns} conns, ${opts.iotRate} msg/s in all, ${opts.iotSize} B payloads`, idle: `${opts.idleConns} conns`,
+      },
     },
     targets: [...candidates.filter((t) => active.has(t))],
     skipped,
     rows: [...rows.values()],
   };
-  const table = renderTable(result);
-  process.stdout.write(`\n${table}`);
+  result.goals = judge(result.rows);
+  process.stdout.write(`\n${renderReport(result)}`);
   const outDir = opts.out ?? join(root, 'bench/results');
   mkdirSync(outDir, { recursive: true });
   const stamp = result.meta.date!.toString().replace(/[:.]/g, '-');
@@ -136,6 +142,34 @@ async function main(): Promise<number> {
   writeFileSync(join(outDir, `latest-${kind}.html`), renderHtml(result));
   log(`results: ${join(outDir, `latest-${kind}.json`)} and latest-${kind}.html`);
   return 0;
+}
+
+/** The phases of one pass (one worker count): each starts its backends, then runs its jobs on every target. */
+function phasesFor(opts: BenchOptions, cpus: CpuPlan): Phase[] {
+  const ctx: RunContext = { opts, loadCpu: cpus.load };
+  const on = (w: (typeof opts.workloads)[number]) => opts.workloads.includes(w);
+  const sinkJobs: Job[] = [];
+  // First on a freshly started balancer: memory per idle connection.
+  if (on('idle')) sinkJobs.push({ workload: 'idle', variant: `${opts.idleConns} conns`, repeats: 1, run: (t) => idle(t, ctx) });
+  if (on('throughput')) {
+    for (const size of opts.payloadSizes) sinkJobs.push({ workload: 'throughput', variant: sizeLabel(size), repeats: opts.repeats, run: (t, b) => throughput(t, b, size, ctx) });
+  }
+  if (on('small-writes')) {
+    sinkJobs.push({ workload: 'small-writes', variant: `${sizeLabel(opts.smallWritesSize)} x${opts.smallWritesPerWrite}/write, ${opts.smallWritesConns} conns`,
+      repeats: opts.repeats, run: (t, b) => smallWrites(t, b, ctx) });
+  }
+  if (on('connrate')) sinkJobs.push({ workload: 'connrate', variant: `${opts.connrateInflight} in flight`, repeats: opts.repeats, run: (t, b) => connrate(t, b, ctx) });
+  const echoJobs: Job[] = [];
+  if (on('latency')) echoJobs.push({ workload: 'latency', variant: `${opts.latencyRate} msg/s`, repeats: opts.repeats, run: (t) => latency(t, ctx) });
+  if (on('iot')) {
+    echoJobs.push({ workload: 'iot', variant: `${opts.iotConns} conns, ${opts.iotRate} msg/s, ${sizeLabel(opts.iotSize)}`, repeats: opts.repeats, run: (t) => iot(t, ctx) });
+  }
+  return [
+    { name: 'sink backends', backends: () => startSink('sink', 3, cpus.load), jobs: sinkJobs },
+    { name: 'echo backends', backends: () => startSink('echo', 3, cpus.load), jobs: echoJobs },
+    { name: 'mosquitto backends', backends: () => startMosquittoBackends(3, cpus.load), jobs: on('mosquitto')
+      ? [{ workload: 'throughput-mosquitto', variant: '1 KiB', repeats: 1, run: (t: Target) => mosquittoThroughput(t, ctx) }] : [] },
+  ].filter((p) => p.jobs.length > 0);
 }
 
 /** One real MQTT CONNECT through the target must raise its accepted-connection count. */

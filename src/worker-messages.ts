@@ -26,13 +26,15 @@ export type ToWorker =
   | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
   | { type: 'datapath-stats'; requestId: number }
   | { type: 'shutdown' }
-  | { type: 'crash' }; // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
+  | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
+  | { type: 'gc'; requestId: number }; // tests and bench only (SLUICE_TEST_HOOKS=1): full GC, then heap used
 
 export type FromWorker =
   | { type: 'listening'; workerId: number; addresses: string[]; datapath: 'js' | 'splice' }
   | { type: 'listen-failed'; workerId: number; address: string; error: string }
   | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number }
-  | { type: 'datapath-stats'; requestId: number; stats: DatapathStats };
+  | { type: 'datapath-stats'; requestId: number; stats: DatapathStats }
+  | { type: 'heap'; requestId: number; usedHeapBytes: number };
 
 /** A worker's splice data path now (zeros on the JS path): pairs, and pipes pooled or holding bytes. */
 export type DatapathStats = { pairs: number; pipesPooled: number; pipesInUse: number };

@@ -2,6 +2,8 @@
 // with the native engine (plain TCP on Linux) or Node sockets (the JS data path).
 import { createServer, isIP, type Server } from 'node:net';
 import { lookup } from 'node:dns/promises';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
 import { createLogger, RateLimitedLog } from '../src/log.ts';
 import { Counters } from '../src/metrics/counters.ts';
@@ -96,6 +98,9 @@ function flushBytes(): void {
 setInterval(flushBytes, bytesFlushIntervalMs).unref();
 
 const servers: Server[] = [];
+// SLUICE_TEST_HOOKS=1 only (POST /debug/gc): V8's gc(), exposed on first use (a worker refuses
+// --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
+let gc: (() => void) | undefined;
 const post = (m: FromWorker) => port.postMessage(m);
 
 async function listenAll(): Promise<void> {
@@ -154,6 +159,12 @@ port.on('message', (m: ToWorker) => {
     }
     case 'crash':
       if (process.env.SLUICE_TEST_HOOKS === '1') setImmediate(() => { throw new Error('crash requested by a test hook'); });
+      break;
+    case 'gc':
+      if (process.env.SLUICE_TEST_HOOKS !== '1') break;
+      if (!gc) { setFlagsFromString('--expose-gc'); gc = runInNewContext('gc') as () => void; }
+      gc();
+      post({ type: 'heap', requestId: m.requestId, usedHeapBytes: getHeapStatistics().used_heap_size });
       break;
     case 'shutdown':
       for (const s of servers) s.close();

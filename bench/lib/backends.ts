@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
-import { startProcess, stopProcess, waitForPort, type Proc } from './processes.ts';
+import { startProcess, stopProcess, track, waitForPort, type Proc } from './processes.ts';
 
 export const nativeDir = new URL('../native/', import.meta.url).pathname;
 export const sinkBin = join(nativeDir, 'build/sink');
@@ -31,7 +31,7 @@ export async function startSink(mode: 'sink' | 'echo', count: number, cpu: strin
   for (let i = 0; i < count; i++) ports.push(await freePort());
   const args = ['--ports', ports.join(','), '--mode', mode];
   const [file, argv] = cpu !== undefined ? ['taskset', ['-c', cpu, sinkBin, ...args]] : [sinkBin, args];
-  const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = track(spawn(file, argv, { stdio: ['pipe', 'pipe', 'inherit'] }));
   const waiting: ((m: Record<string, unknown>) => void)[] = [];
   const lines = createInterface({ input: child.stdout! });
   let ready!: () => void;

@@ -4,12 +4,13 @@ import { connect } from 'node:net';
 
 export type HaproxyMode = 'tcp' | 'mqtt';
 
-export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; backendPorts: number[]; threads: number; statsSocket: string; maxconn: number }): string {
+export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; backendPorts: number[]; threads: number; statsSocket: string; maxconn: number; maxpipes?: number }): string {
   const servers = opts.backendPorts.map((p, i) => `  server b${i + 1} 127.0.0.1:${p}`);
   const common = [
     'global',
     `  nbthread ${opts.threads}`,
     `  maxconn ${opts.maxconn}`,
+    ...(opts.maxpipes !== undefined ? [`  maxpipes ${opts.maxpipes}`] : []),
     `  stats socket ${opts.statsSocket} mode 600 level admin`,
     '',
     'defaults',

@@ -2,16 +2,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { loadgenBin } from './backends.ts';
+import { track } from './processes.ts';
 
 export type LoadgenResult = Record<string, number | string>;
 
-export function runLoadgen(args: string[], cpu: string | undefined, timeoutMs: number): Promise<LoadgenResult> {
+/** Runs loadgen to its end; resolves with its last JSON line. `onLine` sees every JSON line as it comes
+ *  (e.g. `window` marks, to sample the target's CPU when the measured window opens and closes). */
+export function runLoadgen(args: string[], cpu: string | undefined, timeoutMs: number, onLine?: (m: LoadgenResult) => void): Promise<LoadgenResult> {
   return new Promise((resolve, reject) => {
     const child = spawnLoadgen(args, cpu, 'ignore');
     let result: LoadgenResult | undefined;
     let err = '';
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      try { result = JSON.parse(line); } catch { /* not a result line */ }
+      try { result = JSON.parse(line); } catch { return; /* not a result line */ }
+      onLine?.(result!);
     });
     child.stderr!.on('data', (d) => { err = (err + d).slice(-4000); });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -51,5 +55,5 @@ export function holdIdle(args: string[], cpu: string | undefined, timeoutMs: num
 
 function spawnLoadgen(args: string[], cpu: string | undefined, stdin: 'ignore' | 'pipe'): ChildProcess {
   const [file, argv] = cpu !== undefined ? ['taskset', ['-c', cpu, loadgenBin, ...args]] : [loadgenBin, args];
-  return spawn(file, argv, { stdio: [stdin, 'pipe', 'pipe'] });
+  return track(spawn(file, argv, { stdio: [stdin, 'pipe', 'pipe'] }));
 }

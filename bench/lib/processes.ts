@@ -1,7 +1,7 @@
 // Child processes of the harness: spawn (optionally pinned to a CPU), wait for a port, stop, and read
 // a process's resident memory and CPU time from /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 export type Proc = { child: ChildProcess; output: () => string; name: string };
@@ -11,9 +11,7 @@ const started = new Set<ChildProcess>();
 /** Spawns `cmd args`; with `cpu`, under `taskset -c cpu` so the kernel keeps it on that core. */
 export function startProcess(name: string, cmd: string, args: string[], opts: { cpu?: string; env?: NodeJS.ProcessEnv; stdin?: 'pipe' | 'ignore' } = {}): Proc {
   const [file, argv] = opts.cpu !== undefined ? ['taskset', ['-c', opts.cpu, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-  started.add(child);
-  child.on('exit', () => started.delete(child));
+  const child = track(spawn(file, argv, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } }));
   let out = '';
   const keep = (d: Buffer) => { out = (out + d).slice(-20_000); };
   child.stderr!.on('data', keep);
@@ -45,6 +43,13 @@ export function stopProcess(child: ChildProcess, graceMs = 5000): Promise<void> 
   });
 }
 
+/** Registers a child for killAll() until it exits (every process the harness spawns goes through here). */
+export function track(child: ChildProcess): ChildProcess {
+  started.add(child);
+  child.on('exit', () => started.delete(child));
+  return child;
+}
+
 /** Kills every process the harness started: on exit, Ctrl-C or an error, nothing is left running. */
 export function killAll(): void {
   for (const c of started) c.kill('SIGKILL');
@@ -65,5 +70,23 @@ export function cpuSeconds(pid: number): number {
 }
 
 const clockTicksPerSec = 100; // USER_HZ on Linux x86_64/arm64
+
+/**
+ * CPU seconds the process's threads have run so far, in nanoseconds of precision: the sum over
+ * /proc/PID/task/TID/schedstat (time on CPU). For low-CPU windows, where utime + stime (10 ms ticks)
+ * would be too coarse; a thread that ends inside the window takes its time with it. Falls back to
+ * cpuSeconds() where schedstat is missing.
+ */
+export function threadCpuSeconds(pid: number): number {
+  let tids: string[];
+  try { tids = readdirSync(`/proc/${pid}/task`); } catch { return cpuSeconds(pid); }
+  let ns = 0;
+  for (const tid of tids) {
+    let text: string;
+    try { text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'); } catch { continue; } // the thread just ended
+    ns += Number(text.split(' ')[0]);
+  }
+  return Number.isFinite(ns) && ns > 0 ? ns / 1e9 : cpuSeconds(pid);
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 // Bench targets: what the load generator connects to. Each is started against a set of backend ports,
 // proves it is really in the path, and reports its process id for memory and CPU readings.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -18,6 +18,8 @@ export type Target = {
   /** Connections the target has accepted so far (a probe proves it is in the path); absent where the
    *  target keeps no counters, and then the probe's CONNACK through the target's own port is the proof. */
   acceptedConnections?(): Promise<number>;
+  /** Sluice only: V8 heap in use after a full GC, all threads together (bytes; the /debug/gc test hook). */
+  heapAfterGc?(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -57,15 +59,17 @@ async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: n
   const port = await freePort();
   const statsSocket = join(dir, 'stats.sock');
   const cfg = join(dir, 'haproxy.cfg');
-  // HAProxy sizes its fd table from maxconn (2 fds a connection, plus splice pipes: maxpipes =
-  // maxconn/4, 2 fds each) and refuses to start above the
-  // process's hard limit (20,000 here), so cap maxconn to what the limit allows.
-  const maxconn = Math.min(opts.maxConnections, Math.floor((fdHardLimit() - 200) / 2.5));
-  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn }));
+  // HAProxy sizes its fd table from maxconn (2 fds a connection) plus splice pipes (2 fds each; by
+  // default maxpipes = maxconn/4) and refuses to start above the process's hard limit (20,000 here).
+  // Pipes are only held while bytes move (the bench streams over at most a few dozen connections), so
+  // a fixed 512 leaves room for 8,000+ idle connections; maxconn is capped to what the limit allows.
+  const maxpipes = 512;
+  const maxconn = Math.min(opts.maxConnections, Math.floor((fdHardLimit() - 200 - 2 * maxpipes) / 2));
+  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn, maxpipes }));
   // -db: stay in the foreground; -W off: a single process, whose pid is the one measured.
   const proc = startProcess(name, 'haproxy', ['-db', '-f', cfg], { cpu: opts.cpu });
   await waitForPort(port, 10_000, proc);
-  return { name, port, pid: proc.child.pid, acceptedConnections: () => haproxyCumConns(statsSocket), stop: () => stopProcess(proc.child) };
+  return { name, port, pid: proc.child.pid, acceptedConnections: () => haproxyCumConns(statsSocket), stop: () => stopAndClean(proc, dir) };
 }
 
 async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendPorts: number[], opts: TargetOptions): Promise<Target> {
@@ -83,7 +87,9 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
     admin: { bind: `127.0.0.1:${adminPort}` },
     log: { level: 'warn' },
   }));
-  const proc: Proc = startProcess(name, nodeBin, [join(root, 'src/cli.ts'), '--config', cfg], { cpu: opts.cpu, env: { SLUICE_DATAPATH: datapath } });
+  // SLUICE_TEST_HOOKS=1 for POST /debug/gc (heap after GC in the idle workload); the hooks cost nothing
+  // on the data path (one boolean tested per CONNECT).
+  const proc: Proc = startProcess(name, nodeBin, [join(root, 'src/cli.ts'), '--config', cfg], { cpu: opts.cpu, env: { SLUICE_DATAPATH: datapath, SLUICE_TEST_HOOKS: '1' } });
   const stats = async () => (await (await fetch(`http://127.0.0.1:${adminPort}/api/stats`)).json()) as { counters: Record<string, number>; datapath?: string };
   await waitForPort(adminPort, 15_000, proc);
   for (let i = 0; i < 100; i++) {
@@ -93,14 +99,25 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
   }
   const active = (await stats()).datapath ?? 'js';
   if (active !== datapath) {
-    await stopProcess(proc.child);
+    await stopAndClean(proc, dir);
     throw new TargetUnavailable(`${name}: Sluice runs the ${active} data path here (the ${datapath} path is not available)`);
   }
   return {
     name, port, pid: proc.child.pid,
     acceptedConnections: async () => (await stats()).counters.connections_accepted,
-    stop: () => stopProcess(proc.child),
+    heapAfterGc: async () => {
+      const res = await fetch(`http://127.0.0.1:${adminPort}/debug/gc`, { method: 'POST' });
+      if (res.status !== 200) throw new Error(`${name}: POST /debug/gc answered ${res.status}`);
+      return ((await res.json()) as { total: number }).total;
+    },
+    stop: () => stopAndClean(proc, dir),
   };
+}
+
+/** Stops a target's process, then removes its generated config directory. */
+async function stopAndClean(proc: Proc, dir: string): Promise<void> {
+  await stopProcess(proc.child);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function fdHardLimit(): number {

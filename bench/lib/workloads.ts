@@ -1,13 +1,13 @@
-// The five workloads. Each runs once against one target and returns named figures; the harness
-// repeats, interleaves targets and summarizes.
+// The workloads. Each runs once against one target and returns named figures; the harness repeats,
+// interleaves targets and summarizes. The figure math is in pure functions below, tested directly.
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import type { BenchOptions } from './args.ts';
-import type { Backends } from './backends.ts';
-import { holdIdle, runLoadgen } from './loadgen.ts';
-import { cpuSeconds, rssBytes, sleep } from './processes.ts';
+import type { Backends, SinkStats } from './backends.ts';
+import { holdIdle, runLoadgen, type LoadgenResult } from './loadgen.ts';
+import { cpuSeconds, rssBytes, sleep, threadCpuSeconds } from './processes.ts';
 import { stickyViolations } from './stats.ts';
 import type { Target } from './targets.ts';
 
@@ -18,11 +18,26 @@ const target = (t: Target) => `127.0.0.1:${t.port}`;
 // Client sockets bind to many loopback source addresses so ports (and TIME_WAIT) never run out.
 const sources = '127.0.0.2-127.0.0.250';
 const warmupSec = 0.5;
+// iot: the pacing timer ticks every 250 µs (5 messages a tick at 20,000/s, each to another connection).
+// Measured here with loadgen and echo sink alone on one core: a tick per message (50 µs) costs them
+// about 95% of it, 250 µs about 60%, leaving the client side headroom; RTT p50 direct is the same (~90 µs).
+const iotTickUs = 250;
 
 /** Workload 1: C connections stream QoS 0 PUBLISH of `size` bytes; MB/s and msgs/s counted at the backend. */
-export async function throughput(t: Target, backends: Backends, size: number, ctx: RunContext): Promise<Figures> {
+export function throughput(t: Target, backends: Backends, size: number, ctx: RunContext): Promise<Figures> {
+  return stream(t, backends, { size, conns: ctx.opts.throughputConns }, ctx);
+}
+
+/** Workload 1b, small writes: `size`-byte PUBLISH written `perWrite` packets (about 1 KB) per send(). */
+export function smallWrites(t: Target, backends: Backends, ctx: RunContext): Promise<Figures> {
   const { opts } = ctx;
-  const running = runLoadgen(['throughput', '--target', target(t), '--conns', String(opts.throughputConns), '--size', String(size),
+  return stream(t, backends, { size: opts.smallWritesSize, conns: opts.smallWritesConns, perWrite: opts.smallWritesPerWrite }, ctx);
+}
+
+async function stream(t: Target, backends: Backends, shape: { size: number; conns: number; perWrite?: number }, ctx: RunContext): Promise<Figures> {
+  const { opts } = ctx;
+  const running = runLoadgen(['throughput', '--target', target(t), '--conns', String(shape.conns), '--size', String(shape.size),
+    ...(shape.perWrite ? ['--per-write', String(shape.perWrite)] : []),
     '--seconds', String(opts.seconds + warmupSec + 0.5), '--sources', sources], ctx.loadCpu, (opts.seconds + 30) * 1000);
   await sleep(warmupSec * 1000);
   const a = await backends.stats();
@@ -31,15 +46,19 @@ export async function throughput(t: Target, backends: Backends, size: number, ct
   const b = await backends.stats();
   const cpuB = t.pid ? cpuSeconds(t.pid) : undefined;
   const r = await running;
+  return { ...streamFigures(a, b, cpuA !== undefined && cpuB !== undefined ? cpuB - cpuA : undefined), connectErrors: Number(r.connect_errors ?? 0) };
+}
+
+/** MB/s and messages/s delivered to the backends between two stats readings, and CPU-s per GB. */
+export function streamFigures(a: SinkStats, b: SinkStats, cpuSec: number | undefined): Figures {
   const seconds = (b.timeNs - a.timeNs) / 1e9;
-  const sum = (s: typeof a, k: 'bytes' | 'publishes') => s.ports.reduce((n, p) => n + p[k], 0);
+  const sum = (s: SinkStats, k: 'bytes' | 'publishes') => s.ports.reduce((n, p) => n + p[k], 0);
   const bytes = sum(b, 'bytes') - sum(a, 'bytes');
   const gb = bytes / 1e9;
   return {
     mbps: bytes / 1e6 / seconds,
     msgps: (sum(b, 'publishes') - sum(a, 'publishes')) / seconds,
-    cpuPerGB: cpuA !== undefined && cpuB !== undefined && gb > 0 ? (cpuB - cpuA) / gb : undefined,
-    connectErrors: Number(r.connect_errors ?? 0),
+    cpuPerGB: cpuSec !== undefined && gb > 0 ? cpuSec / gb : undefined,
   };
 }
 
@@ -71,19 +90,70 @@ export async function latency(t: Target, ctx: RunContext): Promise<Figures> {
   return { p50us: lat.p50, p99us: lat.p99, p999us: lat.p999, lost: Number(r.sent) - Number(r.received) };
 }
 
-/** Workload 4: hold N idle MQTT connections; resident memory growth of the balancer per connection. */
+/**
+ * Workload 3b, IoT shape: C connections (2,000) each echoing its share of R messages/s (20,000 in all,
+ * 100 B payloads) through the balancer. The balancer's CPU is read (per thread, ns precision) when the
+ * load generator says the window opens and closes; CPU per message = CPU over the window / messages
+ * delivered (one message = a PUBLISH there and its echo back).
+ */
+export async function iot(t: Target, ctx: RunContext): Promise<Figures> {
+  const { opts } = ctx;
+  const file = join(tmpdir(), `bench-iot-${process.pid}-${Date.now()}.u32`);
+  let cpuStart: number | undefined;
+  let cpuEnd: number | undefined;
+  const r = await runLoadgen(['latency', '--target', target(t), '--conns', String(opts.iotConns), '--rate', String(opts.iotRate),
+    '--size', String(opts.iotSize), '--seconds', String(opts.seconds), '--warmup', String(warmupSec), '--tick-us', String(iotTickUs), '--marks', '--sources', sources,
+    '--latency-out', file], ctx.loadCpu, (opts.seconds + 60) * 1000, (m) => {
+    if (m.type !== 'window' || !t.pid) return;
+    if (m.phase === 'start') cpuStart = threadCpuSeconds(t.pid);
+    else if (m.phase === 'end') cpuEnd = threadCpuSeconds(t.pid);
+  });
+  return iotFigures(r, cpuStart !== undefined && cpuEnd !== undefined ? cpuEnd - cpuStart : undefined, latencyFigures(file));
+}
+
+/** The IoT figures from loadgen's latency result, the balancer's CPU seconds over the window and the RTTs. */
+export function iotFigures(r: LoadgenResult, cpuSec: number | undefined, lat: { p50?: number; p99?: number; p999?: number }): Figures {
+  const delivered = Number(r.received);
+  const seconds = Number(r.seconds);
+  return {
+    cpuUsPerMsg: cpuSec !== undefined && delivered > 0 ? (cpuSec * 1e6) / delivered : undefined,
+    p50us: lat.p50, p99us: lat.p99, p999us: lat.p999,
+    delivered,
+    msgps: seconds > 0 ? delivered / seconds : undefined,
+    lost: Number(r.sent) - delivered + Number(r.skipped ?? 0),
+    connectErrors: Number(r.connect_errors ?? 0),
+  };
+}
+
+/**
+ * Workload 4: hold N idle MQTT connections on the freshly started balancer; resident memory growth per
+ * connection, and for Sluice the V8 heap in use after a full GC per connection (what is retained, not
+ * garbage). The first GC comes before the RSS baseline, so RSS growth still counts garbage made while
+ * the connections were accepted.
+ */
 export async function idle(t: Target, ctx: RunContext): Promise<Figures> {
   // The C splice proxy keeps two pipes per connection (6 fds): the idle count does not fit its fd limit,
   // and its memory is not what this workload compares.
   if (!t.pid || t.name === 'c-splice') return {};
   const n = ctx.opts.idleConns;
+  const heapBefore = await t.heapAfterGc?.();
   await sleep(300);
-  const before = rssBytes(t.pid);
+  const rssBefore = rssBytes(t.pid);
   const held = await holdIdle(['--target', target(t), '--conns', String(n), '--sources', sources, '--hold-seconds', '120'], ctx.loadCpu, 120_000);
   await sleep(1000); // let the balancer settle (lazy allocations, GC)
-  const after = rssBytes(t.pid);
+  const rssAfter = rssBytes(t.pid);
+  const heapAfter = await t.heapAfterGc?.();
   await held.release();
-  return { bytesPerConn: (after - before) / n, rssMiB: after / (1 << 20), errors: Number(held.result.errors) };
+  return idleFigures(n, { rssBefore, rssAfter, heapBefore, heapAfter }, Number(held.result.errors));
+}
+
+export function idleFigures(n: number, m: { rssBefore: number; rssAfter: number; heapBefore?: number; heapAfter?: number }, errors: number): Figures {
+  return {
+    bytesPerConn: (m.rssAfter - m.rssBefore) / n,
+    heapPerConn: m.heapBefore !== undefined && m.heapAfter !== undefined ? (m.heapAfter - m.heapBefore) / n : undefined,
+    rssMiB: m.rssAfter / (1 << 20),
+    errors,
+  };
 }
 
 /** Workload 1 once against real Mosquitto brokers: 1 KiB publishes, counted at the load generator. */

@@ -41,10 +41,13 @@
 #define MAX_SIZE (16 * 1024 * 1024)
 #define BATCH_MIN_BYTES (256 * 1024)          // throughput: prebuilt run of packets handed to send()
 #define SENDS_PER_EVENT 8
+#define SMALL_SENDS_PER_EVENT 32              // throughput --per-write: small sends, fewer epoll rounds per byte
 #define EPOLL_BATCH 256
 #define CONNACK_MAX 64
 #define SCRATCH_BYTES (64 * 1024)
-#define TX_MIN_BYTES (1024 * 1024)            // latency: per-connection send queue
+#define TX_MAX_BYTES (1024 * 1024)            // latency: per-connection send queue, at most
+#define QUEUES_TOTAL_BYTES (64u * 1024 * 1024) // latency: send + receive queues of all connections, at most
+#define RX_MIN_BYTES 4096                     // latency: per-connection receive room beyond two packets
 #define MAX_SAMPLES_PER_THREAD (64u * 1024 * 1024)
 #define TIMEOUT_SCAN_NS (100 * 1000000ull)
 
@@ -55,7 +58,8 @@ enum { S_EMPTY, S_CONNECTING, S_WAIT_CONNACK, S_READY, S_FAILED, S_CLOSED };
 enum {
   F_TARGET = 1 << 0, F_SECONDS = 1 << 1, F_THREADS = 1 << 2, F_SOURCES = 1 << 3, F_CONNS = 1 << 4,
   F_SIZE = 1 << 5, F_WARMUP = 1 << 6, F_INFLIGHT = 1 << 7, F_IDS = 1 << 8, F_PREFIX = 1 << 9,
-  F_LATOUT = 1 << 10, F_VERSION = 1 << 11, F_RATE = 1 << 12, F_HOLD = 1 << 13,
+  F_LATOUT = 1 << 10, F_VERSION = 1 << 11, F_RATE = 1 << 12, F_HOLD = 1 << 13, F_PERWRITE = 1 << 14,
+  F_MARKS = 1 << 15, F_TICK = 1 << 16,
 };
 
 typedef struct {
@@ -84,6 +88,7 @@ typedef struct {
   double rate_per_sec; // latency: this thread's share of --rate
   // results, read by main after join
   uint64_t connect_errors, errors, connections, bytes, messages, sent, received, skipped, lost, disconnects;
+  uint64_t sends; // throughput: send() calls that moved bytes during the window
   uint64_t window_ns;
   uint32_t *samples;
   size_t nsamples, capsamples;
@@ -97,10 +102,13 @@ static struct {
   struct sockaddr_in target;
   double seconds, warmup, hold_seconds, rate;
   long threads, conns, size, inflight, ids, version;
+  long per_write; // throughput: whole packets per send() (0: as many as the socket takes)
+  int marks;      // latency: print window start/end lines when they happen
+  long tick_us;   // latency: timer tick, at least; each tick sends what is due (default 50)
   const char *prefix;
   const char *latency_out;
   uint32_t src_first, src_count; // host order
-} g_opt = { .threads = 1, .version = 4, .prefix = "c-", .hold_seconds = 600, .conns = -1, .size = -1 };
+} g_opt = { .threads = 1, .version = 4, .prefix = "c-", .hold_seconds = 600, .conns = -1, .size = -1, .tick_us = 50 };
 
 static worker_t *g_workers;
 static int g_nthreads;
@@ -113,6 +121,7 @@ static uint64_t g_id_counter, g_src_counter; // relaxed fetch-add: only uniquene
 
 static uint8_t *g_batch;      // throughput: many identical PUBLISH packets back to back
 static size_t g_batch_len, g_pkt_len;
+static size_t g_group_len;    // throughput --per-write: bytes of one send() (N whole packets); 0 = unlimited
 static uint8_t *g_lat_pkt;    // latency: one PUBLISH template; the payload starts with a timestamp
 static size_t g_lat_ts_off;
 
@@ -120,16 +129,20 @@ static const char usage_text[] =
     "usage: loadgen <subcommand> --target 127.x.y.z:PORT [flags]\n"
     "\n"
     "Subcommands:\n"
-    "  throughput --conns C --size S --seconds T [--warmup W]\n"
-    "      C connections stream QoS 0 PUBLISH (topic bench/t, S-byte payload) as fast as the sockets take.\n"
-    "      -> {\"type\":\"throughput\",\"conns\":C,\"size\":S,\"seconds\":T,\"bytes\":N,\"messages\":N,\n"
-    "          \"connect_errors\":N,\"disconnects\":N}\n"
+    "  throughput --conns C --size S --seconds T [--warmup W] [--per-write N]\n"
+    "      C connections stream QoS 0 PUBLISH (topic bench/t, S-byte payload) as fast as the sockets take;\n"
+    "      with --per-write, each send() carries at most N whole packets (many small writes).\n"
+    "      -> {\"type\":\"throughput\",\"conns\":C,\"size\":S,\"per_write\":N,\"seconds\":T,\"bytes\":N,\n"
+    "          \"messages\":N,\"sends\":N,\"connect_errors\":N,\"disconnects\":N}\n"
     "  connrate --inflight K --seconds T --ids N [--id-prefix P] [--latency-out FILE] [--version 4|5]\n"
     "      K connections in flight: TCP connect, CONNECT (id P<j>, j cycles 0..N-1), CONNACK, DISCONNECT,\n"
     "      close, again. Latency = CONNECT sent -> CONNACK received.\n"
     "      -> {\"type\":\"connrate\",\"connections\":N,\"errors\":N,\"seconds\":T,\"samples\":N}\n"
-    "  latency --rate R --size S --seconds T [--conns C] [--latency-out FILE]\n"
-    "      C connections (default 1) to an echo backend; R PUBLISH/s in total, paced; RTT per message.\n"
+    "  latency --rate R --size S --seconds T [--conns C] [--warmup W] [--tick-us U] [--latency-out FILE] [--marks]\n"
+    "      C connections (default 1) to an echo backend; R PUBLISH/s in total, paced, round-robin over the\n"
+    "      connections; RTT per message. Messages sent during the warmup are echoed but not counted.\n"
+    "      The pacing timer ticks at the message interval, but no faster than every U us (default 50).\n"
+    "      --marks prints {\"type\":\"window\",\"phase\":\"start\"|\"end\",\"time_ns\":N} as the window opens/closes.\n"
     "      -> {\"type\":\"latency\",\"sent\":N,\"received\":N,\"seconds\":T,\"samples\":N,\"connect_errors\":N,\n"
     "          \"skipped\":N}\n"
     "  idle --conns N [--hold-seconds H]\n"
@@ -432,9 +445,13 @@ static void run_throughput(worker_t *w) {
         if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) dead = 1;
       }
       if (!dead && (e & EPOLLOUT)) {
-        for (int s = 0; s < SENDS_PER_EVENT; s++) {
+        int rounds = g_group_len ? SMALL_SENDS_PER_EVENT : SENDS_PER_EVENT;
+        for (int s = 0; s < rounds; s++) {
           size_t pos = (size_t)(c->off % g_batch_len);
           size_t len = g_batch_len - pos;
+          // --per-write: up to the end of the current group of N packets (the batch is whole groups, so
+          // a short send is completed by the next one and every later send starts on a group boundary).
+          if (g_group_len && len > g_group_len - pos % g_group_len) len = g_group_len - pos % g_group_len;
           ssize_t k = send(c->fd, g_batch + pos, len, MSG_NOSIGNAL);
           if (k < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -443,6 +460,7 @@ static void run_throughput(worker_t *w) {
             break;
           }
           c->off += (uint64_t)k;
+          if (measuring) w->sends++;
           if ((size_t)k < len) break;
         }
       }
@@ -545,7 +563,8 @@ static int lat_read(worker_t *w, conn_t *c) {
       if (poff + 8 <= hlen + rl) {
         uint64_t ts;
         memcpy(&ts, pkt + poff, 8);
-        if (ts <= now && ts >= g_t0) { sample_push(w, now - ts); w->received++; }
+        // Messages sent during the warmup come back too; only those sent in the window count.
+        if (ts <= now && ts >= g_warm_end) { sample_push(w, now - ts); w->received++; }
       }
     }
     p += hlen + rl;
@@ -573,12 +592,13 @@ static void lat_send_due(worker_t *w, uint64_t now, uint64_t *scheduled, uint32_
       c->txt -= c->txh;
       c->txh = 0;
     }
-    if (c->txt + g_pkt_len > c->txcap) { w->skipped++; continue; } // the path is this far behind
-    memcpy(c->tx + c->txt, g_lat_pkt, g_pkt_len);
     uint64_t ts = mono_ns();
+    int counted = ts >= g_warm_end;
+    if (c->txt + g_pkt_len > c->txcap) { if (counted) w->skipped++; continue; } // the path is this far behind
+    memcpy(c->tx + c->txt, g_lat_pkt, g_pkt_len);
     memcpy(c->tx + c->txt + g_lat_ts_off, &ts, 8);
     c->txt += (uint32_t)g_pkt_len;
-    w->sent++;
+    if (counted) w->sent++;
     if (tx_flush(w, c) != 0) { conn_close(w, c, S_CLOSED); w->disconnects++; }
   }
 }
@@ -589,8 +609,13 @@ static void run_latency(worker_t *w) {
   for (uint32_t i = 0; i < w->nconns; i++) {
     conn_t *c = &w->conns[i];
     if (c->state != S_READY) continue;
-    c->txcap = (uint32_t)(g_pkt_len * 4 > TX_MIN_BYTES ? g_pkt_len * 4 : TX_MIN_BYTES);
-    c->rbcap = (uint32_t)(g_pkt_len * 2 + SCRATCH_BYTES);
+    // Queues are bounded in total, so thousands of connections fit: each gets a share, at least room
+    // for a few packets (a send queue that is full skips messages and counts them as skipped).
+    size_t share = QUEUES_TOTAL_BYTES / 2 / (size_t)g_opt.conns;
+    size_t txcap = share < TX_MAX_BYTES ? share : TX_MAX_BYTES;
+    size_t rxroom = share < SCRATCH_BYTES ? (share > RX_MIN_BYTES ? share : RX_MIN_BYTES) : SCRATCH_BYTES;
+    c->txcap = (uint32_t)(g_pkt_len * 4 > txcap ? g_pkt_len * 4 : txcap);
+    c->rbcap = (uint32_t)(g_pkt_len * 2 + rxroom);
     c->tx = malloc(c->txcap);
     c->rb = malloc(c->rbcap);
     if (!c->tx || !c->rb || set_interest(w, c, EPOLLIN) != 0) { conn_close(w, c, S_FAILED); w->connect_errors++; }
@@ -603,9 +628,9 @@ static void run_latency(worker_t *w) {
   }
   announce_ready();
   if (wait_go() != 0 || w->rate_per_sec <= 0) goto done;
-  // Tick at the message interval, but no faster than every 50 us; each tick sends what is due.
+  // Tick at the message interval, but no faster than every --tick-us (50 us); each tick sends what is due.
   uint64_t interval_ns = (uint64_t)(1e9 / w->rate_per_sec);
-  if (interval_ns < 50000) interval_ns = 50000;
+  if (interval_ns < (uint64_t)g_opt.tick_us * 1000) interval_ns = (uint64_t)g_opt.tick_us * 1000;
   struct itimerspec its = { .it_interval = { (time_t)(interval_ns / NS_PER_SEC), (long)(interval_ns % NS_PER_SEC) },
                             .it_value = { 0, 1 } };
   timerfd_settime(tfd, 0, &its, NULL);
@@ -618,7 +643,7 @@ static void run_latency(worker_t *w) {
     if (!draining && now >= g_end) {
       draining = 1;
       drain_end = now + DRAIN_NS;
-      w->window_ns = now - g_t0;
+      w->window_ns = now - g_warm_end;
       struct itimerspec off = { 0 };
       timerfd_settime(tfd, 0, &off, NULL);
     }
@@ -639,7 +664,7 @@ static void run_latency(worker_t *w) {
       if (dead) { conn_close(w, c, S_CLOSED); w->disconnects++; }
     }
   }
-  if (!draining) w->window_ns = now - g_t0; // stopped by a signal
+  if (!draining) w->window_ns = now > g_warm_end ? now - g_warm_end : 0; // stopped by a signal
 done:
   for (uint32_t i = 0; i < w->nconns; i++) {
     conn_t *c = &w->conns[i];
@@ -750,7 +775,7 @@ static void parse_args(int argc, char **argv) {
   unsigned required = F_TARGET;
   if (strcmp(sub, "throughput") == 0) {
     g_opt.mode = M_THROUGHPUT;
-    allowed |= F_CONNS | F_SIZE | F_SECONDS | F_WARMUP;
+    allowed |= F_CONNS | F_SIZE | F_SECONDS | F_WARMUP | F_PERWRITE;
     required |= F_CONNS | F_SIZE | F_SECONDS;
   } else if (strcmp(sub, "connrate") == 0) {
     g_opt.mode = M_CONNRATE;
@@ -758,7 +783,7 @@ static void parse_args(int argc, char **argv) {
     required |= F_INFLIGHT | F_SECONDS | F_IDS;
   } else if (strcmp(sub, "latency") == 0) {
     g_opt.mode = M_LATENCY;
-    allowed |= F_RATE | F_SIZE | F_SECONDS | F_CONNS | F_LATOUT;
+    allowed |= F_RATE | F_SIZE | F_SECONDS | F_CONNS | F_LATOUT | F_WARMUP | F_MARKS | F_TICK;
     required |= F_RATE | F_SIZE | F_SECONDS;
   } else if (strcmp(sub, "idle") == 0) {
     g_opt.mode = M_IDLE;
@@ -771,7 +796,8 @@ static void parse_args(int argc, char **argv) {
     { "--target", F_TARGET }, { "--seconds", F_SECONDS }, { "--threads", F_THREADS }, { "--sources", F_SOURCES },
     { "--conns", F_CONNS }, { "--size", F_SIZE }, { "--warmup", F_WARMUP }, { "--inflight", F_INFLIGHT },
     { "--ids", F_IDS }, { "--id-prefix", F_PREFIX }, { "--latency-out", F_LATOUT }, { "--version", F_VERSION },
-    { "--rate", F_RATE }, { "--hold-seconds", F_HOLD },
+    { "--rate", F_RATE }, { "--hold-seconds", F_HOLD }, { "--per-write", F_PERWRITE }, { "--marks", F_MARKS },
+    { "--tick-us", F_TICK },
   };
   for (int i = 2; i < argc; i++) {
     char name[64];
@@ -787,6 +813,12 @@ static void parse_args(int argc, char **argv) {
       char msg[128];
       snprintf(msg, sizeof msg, "%s is not used by %s", a, sub);
       usage_error(msg, NULL);
+    }
+    if (bit == F_MARKS) { // the one flag without a value
+      if (v) usage_error("--marks takes no value", argv[i]);
+      g_opt.given |= bit;
+      g_opt.marks = 1;
+      continue;
     }
     if (!v) {
       if (i + 1 >= argc) usage_error("missing value for", a);
@@ -811,6 +843,8 @@ static void parse_args(int argc, char **argv) {
       case F_VERSION: g_opt.version = parse_long(a, v, 4, 5); break;
       case F_RATE: g_opt.rate = parse_double(a, v, 0.001, 1e8); break;
       case F_HOLD: g_opt.hold_seconds = parse_double(a, v, 0, 1e6); break;
+      case F_PERWRITE: g_opt.per_write = parse_long(a, v, 1, 65536); break;
+      case F_TICK: g_opt.tick_us = parse_long(a, v, 10, 1000000); break;
     }
   }
   if ((g_opt.given & required) != required) {
@@ -849,6 +883,29 @@ static int write_samples(const char *path) {
   return close(fd);
 }
 
+// Sleeps until CLOCK_MONOTONIC reaches t_ns, watching signals. Returns 1 if a signal asked to stop.
+static int wait_until(int sigfd, uint64_t t_ns) {
+  for (;;) {
+    uint64_t now = mono_ns();
+    if (now >= t_ns) return 0;
+    uint64_t left_ms = (t_ns - now) / 1000000ull;
+    struct pollfd pf = { .fd = sigfd, .events = POLLIN };
+    if (poll(&pf, 1, left_ms > 100 ? 100 : (int)left_ms) > 0) {
+      struct signalfd_siginfo si;
+      while (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {}
+      __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+      return 1;
+    }
+    if (stopping()) return 1;
+  }
+}
+
+// --marks: one line as the measured window opens or closes, so a parent can sample other processes then.
+static void print_mark(const char *phase, uint64_t t_ns) {
+  printf("{\"type\":\"window\",\"phase\":\"%s\",\"time_ns\":%llu}\n", phase, (unsigned long long)t_ns);
+  fflush(stdout);
+}
+
 // Waits until `*counter` reaches `target`, watching signals. Returns 1 if a signal asked to stop.
 static int wait_counter(int sigfd, int *counter, int target) {
   while (__atomic_load_n(counter, __ATOMIC_ACQUIRE) < target) {
@@ -880,6 +937,11 @@ int main(int argc, char **argv) {
   if (g_opt.mode == M_THROUGHPUT) {
     g_pkt_len = publish_len((size_t)g_opt.size);
     size_t count = BATCH_MIN_BYTES / g_pkt_len + 1;
+    if (g_opt.per_write) {
+      // Whole groups of N packets, so that a send never has to wrap around the end of the batch.
+      count = (count + (size_t)g_opt.per_write - 1) / (size_t)g_opt.per_write * (size_t)g_opt.per_write;
+      g_group_len = (size_t)g_opt.per_write * g_pkt_len;
+    }
     g_batch_len = count * g_pkt_len;
     g_batch = malloc(g_batch_len);
     if (!g_batch) { fprintf(stderr, "loadgen: out of memory\n"); return 1; }
@@ -937,6 +999,10 @@ int main(int argc, char **argv) {
   g_end = g_warm_end + (uint64_t)(g_opt.seconds * 1e9);
   __atomic_store_n(&g_go, 1, __ATOMIC_RELEASE);
 
+  if (g_opt.marks && !stopping()) {
+    if (wait_until(sigfd, g_warm_end) == 0) print_mark("start", g_warm_end);
+    if (!stopping() && wait_until(sigfd, g_end) == 0) print_mark("end", g_end);
+  }
   if (g_opt.mode == M_IDLE && !stopping()) {
     uint64_t hold_end = g_t0 + (uint64_t)(g_opt.hold_seconds * 1e9);
     while (mono_ns() < hold_end) {
@@ -953,7 +1019,7 @@ int main(int argc, char **argv) {
   uint64_t sum[8] = { 0 };
   uint64_t window_max = 0;
   size_t nsamples = 0;
-  uint64_t dropped = 0;
+  uint64_t dropped = 0, sends = 0;
   for (int t = 0; t < g_nthreads; t++) {
     worker_t *w = &g_workers[t];
     sum[0] += w->bytes;
@@ -967,6 +1033,7 @@ int main(int argc, char **argv) {
     if (w->window_ns > window_max) window_max = w->window_ns;
     nsamples += w->nsamples;
     dropped += w->samples_dropped;
+    sends += w->sends;
   }
   double seconds = (double)window_max / 1e9;
   int rc = 0;
@@ -974,10 +1041,10 @@ int main(int argc, char **argv) {
   if (dropped) fprintf(stderr, "loadgen: %llu latency samples dropped (memory cap)\n", (unsigned long long)dropped);
   switch (g_opt.mode) {
     case M_THROUGHPUT:
-      printf("{\"type\":\"throughput\",\"conns\":%ld,\"size\":%ld,\"seconds\":%.6f,\"bytes\":%llu,\"messages\":%llu,"
-             "\"connect_errors\":%llu,\"disconnects\":%llu}\n",
-             total, g_opt.size, seconds, (unsigned long long)sum[0], (unsigned long long)sum[1],
-             (unsigned long long)connect_errors, (unsigned long long)sum[6]);
+      printf("{\"type\":\"throughput\",\"conns\":%ld,\"size\":%ld,\"per_write\":%ld,\"seconds\":%.6f,\"bytes\":%llu,"
+             "\"messages\":%llu,\"sends\":%llu,\"connect_errors\":%llu,\"disconnects\":%llu}\n",
+             total, g_opt.size, g_opt.per_write, seconds, (unsigned long long)sum[0], (unsigned long long)sum[1],
+             (unsigned long long)sends, (unsigned long long)connect_errors, (unsigned long long)sum[6]);
       break;
     case M_CONNRATE:
       printf("{\"type\":\"connrate\",\"connections\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"samples\":%zu}\n",

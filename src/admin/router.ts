@@ -66,6 +66,11 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       const crashed = d.supervisor.crashWorker(Number(url.searchParams.get('id')));
       return { status: crashed ? 202 : 404, body: { ok: crashed } };
     } });
+    // Full GC in every thread, then the V8 heap each uses (the bench's retained bytes per connection).
+    routes.set('/debug/gc', { method: 'POST', handler: async () => {
+      const heap = await d.supervisor.collectGarbage();
+      return heap ? ok(heap) : { status: 404, body: { ok: false } };
+    } });
     routes.set('/debug/throw', { method: 'GET', handler: (url) => {
       const err = new Error('handler failure requested by a test hook');
       if (url.searchParams.get('async') === '1') return Promise.reject(err);

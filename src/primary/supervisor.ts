@@ -1,5 +1,7 @@
 // Supervises the data-plane worker threads: starts N, replaces any that dies (with backoff), answers
 // admin queries by asking every worker, and stops them on shutdown.
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
@@ -25,6 +27,9 @@ type Answer = Extract<FromWorker, { requestId: number }>;
 type Request = Extract<ToWorker, { requestId: number }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** What POST /debug/gc answers: V8 heap in use after a full GC, per thread (bytes). */
+export type HeapAfterGc = { primary: number; workers: { id: number; usedHeapBytes: number }[]; total: number };
+
 export type WorkerStatus = { id: number; state: Slot['state']; restarts: number; threadId: number | undefined; datapath: Slot['datapath'] };
 
 /** Gives back what a dead worker held of the shared counts; returns how many clients it dropped. */
@@ -40,6 +45,7 @@ export class Supervisor {
   readonly #pending = new Map<number, (m: Answer) => void>();
   #nextRequestId = 1;
   #stopping = false;
+  #gc: (() => void) | undefined;
 
   constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker) {
     this.#config = config;
@@ -101,6 +107,21 @@ export class Supervisor {
     return true;
   }
 
+  /** Test hook (SLUICE_TEST_HOOKS=1 only): a full GC on every listening worker and the primary, then
+   *  each thread's V8 heap in use, so a bench can tell retained objects from garbage. */
+  async collectGarbage(): Promise<HeapAfterGc | undefined> {
+    if (process.env.SLUICE_TEST_HOOKS !== '1') return undefined;
+    const workers: HeapAfterGc['workers'] = [];
+    const listening = this.#slots.filter((s) => s.state === 'listening' && s.worker);
+    const answers = await Promise.all(listening.map((s) => this.#ask(s.worker!, { type: 'gc' })));
+    answers.forEach((a, i) => { if (a?.type === 'heap') workers.push({ id: listening[i].id, usedHeapBytes: a.usedHeapBytes }); });
+    // Exposed on first use, as in the worker: the flag set at run time gives a fresh context its gc global.
+    if (!this.#gc) { setFlagsFromString('--expose-gc'); this.#gc = runInNewContext('gc') as () => void; }
+    this.#gc();
+    const primary = getHeapStatistics().used_heap_size;
+    return { primary, workers, total: primary + workers.reduce((n, w) => n + w.usedHeapBytes, 0) };
+  }
+
   /** Stops listening everywhere, gives open connections `graceMs`, then ends the threads. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
@@ -153,6 +174,7 @@ export class Supervisor {
             break;
           case 'clients':
           case 'datapath-stats':
+          case 'heap':
             this.#pending.get(m.requestId)?.(m);
             break;
         }

@@ -70,7 +70,15 @@ test('bad target 400 (closes), unknown path 404 with the paths, wrong method 405
 test('test hooks exist only when asked for', async () => {
   assert.is((await fixture({}).route('GET', '/debug/throw')).status, 404);
   assert.is((await fixture({}).route('POST', '/debug/crash-worker?id=0')).status, 404);
-  const hooked = fixture({ crashWorker: () => false }, true);
+  assert.is((await fixture({}).route('POST', '/debug/gc')).status, 404);
+  const heap = { primary: 3, workers: [{ id: 1, usedHeapBytes: 4 }], total: 7 };
+  const hooked = fixture({ crashWorker: () => false, collectGarbage: async () => heap }, true);
+  const gc = await hooked.route('POST', '/debug/gc');
+  assert.is(gc.status, 200);
+  assert.equal(gc.body, heap);
+  assert.equal((await hooked.route('GET', '/debug/gc')).headers, { allow: 'POST' });
+  // The supervisor says no (SLUICE_TEST_HOOKS unset in its process): 404, as if the hook were absent.
+  assert.is((await fixture({ collectGarbage: async () => undefined }, true).route('POST', '/debug/gc')).status, 404);
   assert.is((await hooked.route('GET', '/debug/throw')).status, 500);
   assert.is((await hooked.route('GET', '/debug/throw?async=1')).status, 500);
   assert.is((await hooked.route('POST', '/debug/crash-worker?id=0')).status, 404);

@@ -4,7 +4,10 @@ import * as assert from 'uvu/assert';
 import { parseBenchArgs, UsageError } from '../../bench/lib/args.ts';
 import { formatNumber, percentile, ratio, stickyViolations, summarize } from '../../bench/lib/stats.ts';
 import { haproxyConfig } from '../../bench/lib/haproxy.ts';
-import { ratioColumns, renderHtml, renderTable, type BenchResult } from '../../bench/lib/report.ts';
+import { ratioColumns, renderGoals, renderHtml, renderReport, renderScaling, renderTable, type BenchResult, type Row } from '../../bench/lib/report.ts';
+import { goalsFor, goalText, judge, ratioRange, verdict, goals } from '../../bench/lib/goals.ts';
+import { cpuPlan } from '../../bench/lib/pinning.ts';
+import { idleFigures, iotFigures, streamFigures } from '../../bench/lib/workloads.ts';
 
 test('args: defaults, --quick, lists and bad values', () => {
   const d = parseBenchArgs([]);
@@ -26,6 +29,126 @@ test('args: defaults, --quick, lists and bad values', () => {
   assert.throws(() => parseBenchArgs(['--repeats', '1.5']), /whole number/);
   assert.throws(() => parseBenchArgs(['--seconds', '0']), /from 0.2/);
   assert.throws(() => parseBenchArgs(['--bogus']));
+});
+
+test('args: the issue shapes by default (64 in flight, 8000 idle, small writes, iot), worker lists', () => {
+  const d = parseBenchArgs([]);
+  assert.is(d.connrateInflight, 64);
+  assert.is(d.idleConns, 8000);
+  assert.is(parseBenchArgs(['--quick']).idleConns, 2000);
+  assert.equal([d.smallWritesSize, d.smallWritesPerWrite, d.smallWritesConns], [64, 16, 8]);
+  assert.equal([d.iotConns, d.iotRate, d.iotSize], [2000, 20_000, 100]);
+  assert.equal(d.workers, [1]);
+  assert.equal(d.workloads, ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto']);
+  const o = parseBenchArgs(['--workers', '1,2', '--small-writes', '128,8,4', '--iot', '500,5000,64', '--inflight', '16']);
+  assert.equal(o.workers, [1, 2]);
+  assert.equal([o.smallWritesSize, o.smallWritesPerWrite, o.smallWritesConns], [128, 8, 4]);
+  assert.equal([o.iotConns, o.iotRate, o.iotSize], [500, 5000, 64]);
+  assert.is(o.connrateInflight, 16);
+  assert.equal(parseBenchArgs(['--workers', '2']).workers, [2]);
+  assert.throws(() => parseBenchArgs(['--workers', '1,1']), /listed twice/);
+  assert.throws(() => parseBenchArgs(['--workers', '1,x']), /--workers/);
+  assert.throws(() => parseBenchArgs(['--iot', '2000,20000']), /three numbers/);
+  assert.throws(() => parseBenchArgs(['--iot', '2000,20000,4']), /--iot: expected a number from 8/);
+  assert.throws(() => parseBenchArgs(['--iot', '30000,20000,100']), /--iot/); // more than the fd limit allows
+  assert.throws(() => parseBenchArgs(['--small-writes', '64,0,8']), /--small-writes/);
+});
+
+test('pinning: one worker against the load side on two cores; two workers unpinned; --no-pin', () => {
+  assert.equal(cpuPlan(1, 2, true), { balancer: '0', load: '1', label: 'balancer on CPU 0; load generator and backends on CPU 1 (taskset)' });
+  assert.equal(cpuPlan(2, 2, true).balancer, undefined);
+  assert.equal(cpuPlan(2, 2, true).load, undefined);
+  assert.match(cpuPlan(2, 2, true).label, /2 balancer threads on 2 cores/);
+  assert.equal(cpuPlan(2, 8, true), { balancer: '0-1', load: '2-7', label: 'balancer on CPU 0-1; load generator and backends on CPU 2-7 (taskset)' });
+  assert.equal(cpuPlan(1, 2, false).balancer, undefined);
+  assert.equal(cpuPlan(1, 1, true).balancer, undefined);
+});
+
+test('workload math: stream, iot and idle figures', () => {
+  const port = (bytes: number, publishes: number) => ({ port: 1, connections: 8, bytes, packets: publishes, publishes });
+  const a = { ports: [port(1e9, 1e6), port(0, 0)], timeNs: 1e9 };
+  const b = { ports: [port(2e9, 3e6), port(1e9, 1e6)], timeNs: 3e9 };
+  assert.equal(streamFigures(a, b, 0.5), { mbps: 1000, msgps: 1.5e6, cpuPerGB: 0.25 });
+  assert.is(streamFigures(a, b, undefined).cpuPerGB, undefined);
+  const r = { type: 'latency', sent: 60_000, received: 59_990, seconds: 3, samples: 59_990, connect_errors: 0, skipped: 10 };
+  const f = iotFigures(r, 0.29995, { p50: 100, p99: 400, p999: 900 });
+  assert.is(f.cpuUsPerMsg!.toFixed(3), '5.000'); // 0.29995 CPU-s / 59,990 messages
+  assert.is(f.delivered, 59_990);
+  assert.is(f.lost, 20, 'not echoed (10) plus skipped at the sender (10)');
+  assert.is(f.p99us, 400);
+  assert.is(f.msgps!.toFixed(0), '19997');
+  assert.is(iotFigures({ ...r, received: 0 }, 1, {}).cpuUsPerMsg, undefined);
+  assert.is(iotFigures(r, undefined, {}).cpuUsPerMsg, undefined, 'direct: no balancer process');
+  const idle = idleFigures(8000, { rssBefore: 50 << 20, rssAfter: (50 << 20) + 8000 * 900, heapBefore: 30e6, heapAfter: 30e6 + 8000 * 400 }, 0);
+  assert.is(idle.bytesPerConn, 900);
+  assert.is(idle.heapPerConn, 400);
+  assert.is(idleFigures(10, { rssBefore: 0, rssAfter: 10 }, 0).heapPerConn, undefined, 'no heap reading for HAProxy');
+});
+
+test('goals: verdicts with the spread, ratio ranges, which rows carry goals', () => {
+  assert.is(verdict('>=', 1.2, 1.5, 1.3, 1.7), 'met');
+  assert.is(verdict('>=', 1.2, 1.0, 0.9, 1.1), 'missed');
+  assert.is(verdict('>=', 1.2, 1.25, 1.1, 1.4), 'within spread, median meets');
+  assert.is(verdict('>=', 1.2, 1.15, 1.1, 1.4), 'within spread, median misses');
+  assert.is(verdict('<=', 0.8, 0.5, 0.4, 0.7), 'met');
+  assert.is(verdict('<=', 0.8, 0.9, 0.85, 1.0), 'missed');
+  assert.is(verdict('<=', 0.8, 0.75, 0.6, 0.9), 'within spread, median meets');
+  assert.equal(ratioRange(summarize([10, 12, 14]), summarize([4, 5, 6])), { median: 12 / 5, lo: 10 / 6, hi: 14 / 4 });
+  assert.is(ratioRange(summarize([1]), summarize([0])), undefined);
+  assert.equal(goalsFor({ name: 'connrate', variant: '64 in flight', metric: 'connps', workers: 1 }).map((g) => g.anchor), ['haproxy-mqtt']);
+  assert.equal(goalsFor({ name: 'connrate', variant: '64 in flight', metric: 'connps', workers: 2 }), [], 'goals are 1-worker rows');
+  assert.equal(goalsFor({ name: 'throughput', variant: '64 B', metric: 'mbps' }), []);
+  assert.equal(goalsFor({ name: 'throughput', variant: '16 KiB', metric: 'mbps' }).map((g) => g.anchor), ['c-splice']);
+  assert.equal(goalsFor({ name: 'small-writes', variant: 'x', metric: 'mbps' }).map((g) => g.anchor), ['haproxy-tcp', 'sluice-js']);
+  const texts = goals.map((g) => goalText(g, 'B/conn', true));
+  assert.ok(texts.includes('≥ 1.2x haproxy-mqtt'));
+  assert.ok(texts.includes('≤ 1024 B/conn'));
+  assert.ok(texts.includes('splice ≥ 1.0x js'));
+  assert.ok(texts.includes('≤ 0.8x haproxy-mqtt'));
+});
+
+const row = (name: string, variant: string, metric: string, samples: Row['samples'], workers = 1, better: Row['better'] = 'higher', unit = ''): Row =>
+  ({ workload: `${name} ${variant}`, name, variant, workers, metric, unit, better, samples });
+
+test('goals: judged per Sluice target against its anchor, or against an absolute bound', () => {
+  const rows = [
+    row('connrate', '64 in flight', 'connps', { 'haproxy-mqtt': [10_000, 11_000, 9000], 'sluice-js': [2500, 2600, 2400], 'sluice-splice': [14_000, 15_000, 14_500] }),
+    row('idle', '8000 conns', 'bytesPerConn', { 'haproxy-mqtt': [3600], 'sluice-js': [22_000], 'sluice-splice': [900] }, 1, 'lower', 'B/conn'),
+    row('connrate', '64 in flight', 'connps', { 'haproxy-mqtt': [1], 'sluice-js': [100] }, 2),
+  ];
+  const judged = judge(rows);
+  assert.equal(judged.map((g) => [g.workload, g.target, g.verdict]), [
+    ['connrate', 'sluice-js', 'missed'],
+    ['connrate', 'sluice-splice', 'met'], // 14,000 / 11,000 = 1.27 at worst
+    ['idle', 'sluice-js', 'missed'],
+    ['idle', 'sluice-splice', 'met'],
+  ]);
+  assert.is(judged[1].median, 14_500 / 10_000);
+  const result: BenchResult = { meta: {}, skipped: {}, targets: ['haproxy-mqtt', 'sluice-js', 'sluice-splice'], rows };
+  const text = renderGoals(result);
+  assert.match(text, /connrate 64 in flight\s+connps\s+sluice-splice\s+haproxy-mqtt\s+1\.45x\s+1\.27-1\.67x\s+≥ 1\.2x\s+met/);
+  assert.match(text, /idle 8000 conns\s+bytesPerConn\s+sluice-splice\s+-\s+900 B\/conn\s+900-900\s+≤ 1024 B\/conn\s+met/);
+  assert.match(text, /2 of 4 goal rows met beyond the spread/);
+  // The main table names each row's goal next to its ratio columns.
+  assert.match(renderTable(result), /≥ 1\.2x haproxy-mqtt/);
+  assert.match(renderTable(result), /≤ 1024 B\/conn/);
+});
+
+test('report: scaling from 1 to 2 workers per target', () => {
+  const result: BenchResult = {
+    meta: {}, skipped: {}, targets: ['haproxy-mqtt', 'sluice-splice'],
+    rows: [
+      row('connrate', '64 in flight', 'connps', { 'haproxy-mqtt': [10_000], 'sluice-splice': [12_000] }, 1),
+      row('connrate', '64 in flight', 'p99us', { 'haproxy-mqtt': [5000], 'sluice-splice': [4000] }, 1, 'lower'),
+      row('connrate', '64 in flight', 'connps', { 'haproxy-mqtt': [15_000], 'sluice-splice': [21_000] }, 2),
+      row('connrate', '64 in flight', 'p99us', { 'haproxy-mqtt': [4000], 'sluice-splice': [3000] }, 2, 'lower'),
+    ],
+  };
+  const text = renderScaling(result);
+  assert.match(text, /connrate 64 in flight\s+connps\s+2\s+1\.50x\s+1\.75x/);
+  assert.not.match(text, /p99us/, 'latency is not a scaling figure');
+  assert.is(renderScaling({ ...result, rows: result.rows.slice(0, 2) }), '', 'one worker count: no scaling table');
+  assert.match(renderReport(result), /scaling \(median at N workers/);
 });
 
 test('stats: median, spread, ratio, percentile', () => {
@@ -63,6 +186,8 @@ test('haproxy configs: splice TCP and MQTT-aware sticky', () => {
   assert.match(tcp, /bind 127\.0\.0\.1:21000/);
   assert.is(tcp.match(/server b\d 127\.0\.0\.1:\d/g)!.length, 3);
   assert.not.match(tcp, /mqtt/);
+  assert.not.match(tcp, /maxpipes/);
+  assert.match(haproxyConfig({ mode: 'tcp', listenPort: 21000, backendPorts: [1], threads: 1, statsSocket: '/tmp/s.sock', maxconn: 9000, maxpipes: 512 }), /maxpipes 512/);
   const mqtt = haproxyConfig({ mode: 'mqtt', listenPort: 21000, backendPorts: [1, 2, 3], threads: 1, statsSocket: '/tmp/s.sock', maxconn: 5000 });
   assert.match(mqtt, /tcp-request inspect-delay/);
   assert.match(mqtt, /reject unless \{ req\.payload\(0,0\),mqtt_is_valid \}/);
@@ -74,9 +199,10 @@ test('report: ratio columns, table and html carry medians and ratios', () => {
   const result: BenchResult = {
     meta: { date: 'd' }, skipped: { 'sluice-splice': 'no addon' },
     targets: ['direct', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js'],
-    rows: [{ workload: 'throughput 64 B', metric: 'mbps', unit: 'MB/s', better: 'higher', samples: { direct: [100, 110, 90], 'haproxy-tcp': [50], 'haproxy-mqtt': [40], 'sluice-js': [60, 60, 60] } }],
+    rows: [row('throughput', '64 B', 'mbps', { direct: [100, 110, 90], 'haproxy-tcp': [50], 'haproxy-mqtt': [40], 'sluice-js': [60, 60, 60] }, 1, 'higher', 'MB/s')],
   };
   assert.equal(ratioColumns(result.targets).map((c) => c.label), ['js/haproxy-mqtt', 'js/haproxy-tcp', 'js/direct']);
+  assert.equal(ratioColumns(['haproxy-tcp', 'sluice-js', 'sluice-splice']).map((c) => c.label), ['js/haproxy-tcp', 'splice/haproxy-tcp', 'splice/js']);
   const table = renderTable(result);
   assert.match(table, /100 ±20%/);
   assert.match(table, /1\.50\s+1\.20\s+0\.60/);

@@ -164,6 +164,46 @@ test('latency: every paced PUBLISH comes back from the echo sink with an RTT sam
   assert.is(s.publishes, res.sent, 'the echo sink counted every PUBLISH');
 });
 
+test('latency, many connections: 50 connections at 500 msg/s for 1 s give ~500 RTT samples; warmup not counted', async () => {
+  const file = join(tmp, 'latency-many.bin');
+  const before = (await echo.ask('stats')).ports[0] as PortStats;
+  const r = await runLoadgen(['latency', '--target', `127.0.0.1:${echo.ports[0]}`, '--conns', '50', '--rate', '500', '--size', '100',
+    '--seconds', '1', '--warmup', '0.3', '--tick-us', '250', '--marks', '--sources', '127.0.0.2-127.0.0.20', '--latency-out', file]);
+  assert.is(r.code, 0, r.err);
+  // --marks: the window opens, closes, then the result; exactly --seconds apart, after the warmup.
+  assert.equal(r.out.map((m) => m.type === 'window' ? m.phase : m.type), ['start', 'end', 'latency']);
+  assert.is(r.out[1].time_ns - r.out[0].time_ns, 1e9);
+  const res = r.out[2];
+  assert.is(res.connect_errors, 0);
+  assert.is(res.skipped, 0);
+  assert.ok(Math.abs(res.sent - 500) <= 3, `sent ${res.sent} in the 1 s window (500 msg/s)`);
+  assert.is(res.received, res.sent, 'every message sent in the window came back');
+  assert.is(res.samples, res.received);
+  assert.is(statSync(file).size, 4 * res.received);
+  const s = await settledStats(echo, echo.ports[0]);
+  assert.is(s.connections - before.connections, 50);
+  // The warmup's messages (0.3 s x 500/s) were echoed too, only not counted.
+  const echoed = s.publishes - before.publishes;
+  assert.ok(echoed >= res.sent + 140 && echoed <= res.sent + 160, `echoed ${echoed}, counted ${res.sent}`);
+});
+
+test('throughput --per-write 16: every send() carries at most 16 whole packets; the sink counts them all', async () => {
+  const port = sink.ports[0];
+  const before = (await sink.ask('stats')).ports.find((p: Json) => p.port === port) as PortStats;
+  const r = await runLoadgen(['throughput', '--target', `127.0.0.1:${port}`, '--conns', '8', '--size', '64', '--per-write', '16', '--seconds', '1']);
+  assert.is(r.code, 0, r.err);
+  const res = r.out[0];
+  assert.is(res.per_write, 16);
+  assert.is(res.connect_errors, 0);
+  assert.ok(res.sends > 0 && res.messages > 0);
+  // A short send is completed by the next one, so a few groups take two calls: at most 16 per call.
+  const perSend = res.messages / res.sends;
+  assert.ok(perSend <= 16 && perSend > 12, `${perSend} messages per send()`);
+  const s = await settledStats(sink, port);
+  assert.is(s.publishes - before.publishes, res.messages);
+  assert.is(s.bytes - before.bytes, res.bytes);
+});
+
 test('idle: 50 connections are held open until stdin says stop', async () => {
   const port = sink.ports[2];
   const child = spawn(loadgenBin, ['idle', '--target', `127.0.0.1:${port}`, '--conns', '50', '--hold-seconds', '10'], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -191,6 +231,10 @@ test('bad flags and impossible counts exit 2', async () => {
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1'])).code, 2, 'missing flags');
   assert.is((await runLoadgen(['throughput', '--target', '10.0.0.1:1883', '--conns', '1', '--size', '1', '--seconds', '1'])).code, 2, 'non-loopback');
   assert.is((await runLoadgen(['connrate', '--target', '127.0.0.1:1', '--inflight', '1', '--seconds', '1', '--ids', '1', '--warmup', '1'])).code, 2, 'flag of another mode');
+  assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--marks'])).code, 2, '--marks is latency only');
+  assert.is((await runLoadgen(['latency', '--target', '127.0.0.1:1', '--rate', '1', '--size', '8', '--seconds', '1', '--marks=1'])).code, 2, '--marks takes no value');
+  assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--per-write', '0'])).code, 2, 'per-write 0');
+  assert.is((await runLoadgen(['latency', '--target', '127.0.0.1:1', '--rate', '1', '--size', '8', '--seconds', '1', '--tick-us', '5'])).code, 2, 'tick under 10 us');
   const tooMany = await runLoadgen(['idle', '--target', '127.0.0.1:1', '--conns', '10000000']);
   assert.is(tooMany.code, 2);
   assert.match(tooMany.err, /open files/);
