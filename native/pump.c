@@ -91,8 +91,9 @@ static void note_eof(conn_t *c, int d) {
   if (c->first < 0) c->first = d == kClient ? kClientClosed : kBrokerClosed;
 }
 
-/** Moves what it can in direction d. Returns 0, or an errno with *side set to the side whose socket failed. */
-static int pump_dir(conn_t *c, int d, int *side) {
+/** Moves what it can in direction d (with may_read 0: only writes out what it holds). Returns 0, or an
+ *  errno with *side set to the side whose socket failed. */
+static int pump_dir(conn_t *c, int d, int *side, int may_read) {
   state_t *st = c->st;
   dir_t *x = &c->dir[d];
   int src = c->fd[d], dst = c->fd[1 - d];
@@ -124,7 +125,7 @@ static int pump_dir(conn_t *c, int d, int *side) {
       if (x->queued > 0) goto done;
     }
     // 3. Both are empty: read more (so bytes stay in order).
-    if (x->eof) goto done;
+    if (x->eof || !may_read) goto done;
     if (!splicing) {
       ssize_t n = recv(src, st->scratch, kCopyBytes, MSG_DONTWAIT);
       if (n > 0) {
@@ -187,8 +188,9 @@ done:
   if (x->queued == 0 && x->pipe.rd >= 0) pipe_give(st, &x->pipe);
   if (x->eof && x->queued == 0 && x->pend == NULL && !x->shut) {
     // Half-close: the source's FIN goes on once everything before it has. A failure here means the
-    // destination is gone already; the other direction finds out when it next writes.
-    shutdown(dst, SHUT_WR);
+    // destination is gone already; the other direction finds out when it next writes. When the other
+    // direction is done too, the pair ends now and close() sends this FIN (nothing is left unread).
+    if (!c->dir[1 - d].shut) shutdown(dst, SHUT_WR);
     x->shut = 1;
   }
   return 0;
@@ -228,13 +230,22 @@ void pair_start(conn_t *c) {
     c->in = NULL;
   }
   c->in_len = c->in_cap = 0;
-  pair_pump(c);
+  // Write the CONNECT out now; reads wait for readiness (a read now would mostly answer EAGAIN: the
+  // client waits for its CONNACK, the broker has not answered yet).
+  int side = kClient;
+  int e = pump_dir(c, kClient, &side, 0);
+  if (e) {
+    pair_end(c, side == kClient ? kClientError : kBrokerError, e);
+    return;
+  }
+  e = update_interest(c);
+  if (e) pair_end(c, kClientError, e);
 }
 
 void pair_pump(conn_t *c) {
   for (int d = 0; d < 2; d++) {
     int side = kClient;
-    int e = pump_dir(c, d, &side);
+    int e = pump_dir(c, d, &side, 1);
     if (e) {
       pair_end(c, side == kClient ? kClientError : kBrokerError, e);
       return;
