@@ -318,7 +318,7 @@ static void conn_on_event(conn_t *c, int side, uint32_t events) {
       return;
     case kPhasePumping:
       if (events & EPOLLERR) pair_on_error(c, side, 0);
-      else pair_pump(c);
+      else pair_pump(c, side, events);
       return;
     case kPhaseLingering:
       lingering_read(c);

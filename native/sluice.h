@@ -180,7 +180,7 @@ int pipe_take(state_t *st, pipe_t *out);
 void pipe_give(state_t *st, pipe_t *p);
 uint32_t pool_drain(state_t *st);
 void pair_start(conn_t *c);
-void pair_pump(conn_t *c);
+void pair_pump(conn_t *c, int side, uint32_t events);
 void pair_on_error(conn_t *c, int side, int err);
 void pair_end(conn_t *c, int reason, int err);
 
