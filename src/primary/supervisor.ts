@@ -11,6 +11,10 @@ import type { ClientRecord, DatapathStats, FromWorker, ToWorker, WorkerData } fr
 const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
 const maxRestartDelayMs = 5000;
 const adminQueryTimeoutMs = 2000;
+// A worker's young generation (MiB). V8 grows it to 16+ MiB while an accept burst leaves survivors (the
+// client id strings) and keeps those pages after the burst: about 1 KB of RSS per connection for 8,000
+// idle ones. Workers make little garbage per connection, so small scavenges cost little (bench/README.md).
+const workerYoungGenerationMb = 4;
 
 type Slot = {
   id: number;
@@ -154,7 +158,7 @@ export class Supervisor {
   #spawn(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
       const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared };
-      const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}` });
+      const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}`, resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb } });
       slot.worker = worker;
       slot.state = 'starting';
       slot.lastStartMs = Date.now();

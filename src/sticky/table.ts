@@ -138,6 +138,9 @@ export class StickyTable {
     while (slots < capacity) slots *= 2;
     const sab = new SharedArrayBuffer(stickyTableBytes(slots));
     const w = new Int32Array(sab);
+    // Commit every page now: the table's memory shows at start (capacity x 24 B), and a reconnect storm
+    // takes no page faults in it (a fresh key lands on an untouched page almost every time).
+    w.fill(0);
     w[kCapacityField] = slots; // plain stores: the buffer is not shared with anyone yet
     w[kMagicField] = kMagic;
     return sab;

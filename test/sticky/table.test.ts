@@ -1,5 +1,6 @@
 // Tests for src/sticky/table.ts: insert/lookup, record outcomes, TTL and sweep, slot reuse, full windows,
 // and real worker threads racing on the same keys. This file is also the workers' entry point.
+import { existsSync, readFileSync } from 'node:fs';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -182,6 +183,16 @@ if (!isMainThread) {
     assert.throws(() => StickyTable.allocate(1.5), RangeError);
     assert.throws(() => new StickyTable(new SharedArrayBuffer(1024)), /not a sticky table/);
   });
+
+  if (existsSync('/proc/self/status')) {
+    test('allocate commits the whole table at once (its memory shows at start, no faults later)', () => {
+      const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024;
+      const before = rss();
+      const sab = StickyTable.allocate(1 << 20); // 24 MiB
+      const grown = rss() - before;
+      assert.ok(grown > 0.9 * sab.byteLength, `RSS grew ${grown} B for a ${sab.byteLength} B table`);
+    });
+  }
 
   test('50k keys: all inserted, all found with their broker, absent keys miss', () => {
     const table = new StickyTable(StickyTable.allocate(131_072));
