@@ -26,7 +26,7 @@ const metrics: Record<string, MetricInfo> = {
   p999us: { unit: 'µs', better: 'lower' }, stickyViolations: { unit: 'ids', better: 'lower' }, bytesPerConn: { unit: 'B/conn', better: 'lower' },
   errors: { unit: 'count', better: 'lower' }, connectErrors: { unit: 'count', better: 'lower' }, lost: { unit: 'msgs', better: 'lower' },
   rssMiB: { unit: 'MiB', better: 'lower' }, heapPerConn: { unit: 'B/conn', better: 'lower' },
-  cpuUsPerMsg: { unit: 'CPU-µs/msg', better: 'lower' }, delivered: { unit: 'msgs', better: 'higher' },
+  cpuUsPerMsg: { unit: 'CPU-µs/msg', better: 'lower' }, cpuUsPerConn: { unit: 'CPU-µs/conn', better: 'lower' }, delivered: { unit: 'msgs', better: 'higher' },
 };
 
 async function main(): Promise<number> {

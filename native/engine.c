@@ -253,7 +253,8 @@ static void on_accept(state_t *st, int index) {
     }
     c->fd[kClient] = fd;
     c->phase = kPhaseReading;
-    if (conn_interest(c, kClient, EPOLLIN) != 0) {
+    // EPOLLRDHUP from the start: the pump asks for it too, so forwarding needs no epoll_ctl for the client.
+    if (conn_interest(c, kClient, EPOLLIN | EPOLLRDHUP) != 0) {
       conn_free(c);
       continue;
     }

@@ -91,9 +91,11 @@ static void note_eof(conn_t *c, int d) {
   if (c->first < 0) c->first = d == kClient ? kClientClosed : kBrokerClosed;
 }
 
-/** Moves what it can in direction d (with may_read 0: only writes out what it holds). Returns 0, or an
- *  errno with *side set to the side whose socket failed. */
-static int pump_dir(conn_t *c, int d, int *side, int may_read) {
+/** Moves what it can in direction d (with may_read 0: only writes out what it holds). `fin_in`: epoll
+ *  said the source's FIN has arrived (EPOLLRDHUP), so a short read took everything before it and the
+ *  read that would return 0 is not made (HAProxy does the same). Returns 0, or an errno with *side set to
+ *  the side whose socket failed. */
+static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
   state_t *st = c->st;
   dir_t *x = &c->dir[d];
   int src = c->fd[d], dst = c->fd[1 - d];
@@ -147,9 +149,12 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read) {
           }
           goto done;
         }
-        // A short read emptied the socket's receive queue: nothing more until the next wake-up. A full
-        // one is a bulk transfer: the rest of this wake-up is spliced.
-        if (n < kCopyBytes) goto done;
+        // A short read emptied the socket's receive queue: nothing more until the next wake-up (or, with
+        // the FIN in, ever). A full one is a bulk transfer: the rest of this wake-up is spliced.
+        if (n < kCopyBytes) {
+          if (fin_in) note_eof(c, d);
+          goto done;
+        }
         splicing = 1;
         continue;
       }
@@ -202,7 +207,7 @@ static int update_interest(conn_t *c) {
   for (int s = 0; s < 2; s++) {
     dir_t *out = &c->dir[s], *in = &c->dir[1 - s];
     uint32_t ev = 0;
-    if (!out->eof && out->queued == 0 && out->pend == NULL) ev |= EPOLLIN;
+    if (!out->eof && out->queued == 0 && out->pend == NULL) ev |= EPOLLIN | EPOLLRDHUP;
     if (in->queued > 0 || in->pend != NULL) ev |= EPOLLOUT;
     int e = conn_interest(c, s, ev);
     if (e) return e;
@@ -233,7 +238,7 @@ void pair_start(conn_t *c) {
   // Write the CONNECT out now; reads wait for readiness (a read now would mostly answer EAGAIN: the
   // client waits for its CONNACK, the broker has not answered yet).
   int side = kClient;
-  int e = pump_dir(c, kClient, &side, 0);
+  int e = pump_dir(c, kClient, &side, 0, 0);
   if (e) {
     pair_end(c, side == kClient ? kClientError : kBrokerError, e);
     return;
@@ -251,7 +256,7 @@ void pair_pump(conn_t *c, int side, uint32_t events) {
   if (events & EPOLLOUT) dirs[n++] = 1 - side;
   for (int k = 0; k < n; k++) {
     int failed = kClient;
-    int e = pump_dir(c, dirs[k], &failed, 1);
+    int e = pump_dir(c, dirs[k], &failed, 1, dirs[k] == side && (events & EPOLLRDHUP));
     if (e) {
       pair_end(c, failed == kClient ? kClientError : kBrokerError, e);
       return;

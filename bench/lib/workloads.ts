@@ -67,12 +67,22 @@ export async function connrate(t: Target, backends: Backends, ctx: RunContext): 
   const { opts } = ctx;
   await backends.ids(); // clears the per-backend id sets
   const file = join(tmpdir(), `bench-connrate-${process.pid}-${Date.now()}.u32`);
+  let cpuStart: number | undefined;
+  let cpuEnd: number | undefined;
   const r = await runLoadgen(['connrate', '--target', target(t), '--inflight', String(opts.connrateInflight), '--seconds', String(opts.seconds),
-    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources], ctx.loadCpu, (opts.seconds + 30) * 1000);
+    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources, '--marks'], ctx.loadCpu, (opts.seconds + 30) * 1000, (m) => {
+    if (m.type !== 'window' || !t.pid) return;
+    if (m.phase === 'start') cpuStart = threadCpuSeconds(t.pid);
+    else if (m.phase === 'end') cpuEnd = threadCpuSeconds(t.pid);
+  });
   const lat = latencyFigures(file);
   const ids = await backends.ids();
+  const conns = Number(r.connections);
   return {
-    connps: Number(r.connections) / Number(r.seconds),
+    connps: conns / Number(r.seconds),
+    // The balancer's CPU over the window per connection: what a connection costs when the load
+    // generator, not the balancer, is the limit.
+    cpuUsPerConn: cpuStart !== undefined && cpuEnd !== undefined && conns > 0 ? (cpuEnd - cpuStart) * 1e6 / conns : undefined,
     p50us: lat.p50, p99us: lat.p99,
     errors: Number(r.errors),
     // With one backend (direct) nothing can be violated; report it as not applicable.

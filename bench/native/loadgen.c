@@ -779,7 +779,7 @@ static void parse_args(int argc, char **argv) {
     required |= F_CONNS | F_SIZE | F_SECONDS;
   } else if (strcmp(sub, "connrate") == 0) {
     g_opt.mode = M_CONNRATE;
-    allowed |= F_INFLIGHT | F_SECONDS | F_IDS | F_PREFIX | F_LATOUT;
+    allowed |= F_INFLIGHT | F_SECONDS | F_IDS | F_PREFIX | F_LATOUT | F_MARKS;
     required |= F_INFLIGHT | F_SECONDS | F_IDS;
   } else if (strcmp(sub, "latency") == 0) {
     g_opt.mode = M_LATENCY;
