@@ -161,6 +161,31 @@ void conn_free(conn_t *c) {
   list_push(&st->dead, &c->link);
 }
 
+/** The pump's pair ended (pump.c calls this last): JS is told (batched, or the legacy callback), then the
+ *  connection is freed. */
+void conn_pair_ended(conn_t *c, int reason, int err) {
+  state_t *st = c->st;
+  if (!st->tearing_down) {
+    if (c->legacy) {
+      if (st->nlegacy == st->legacy_cap) {
+        uint32_t cap = st->legacy_cap ? st->legacy_cap * 2 : 16;
+        struct legacy_end *grown = realloc(st->legacy_ends, cap * sizeof *grown);
+        if (grown != NULL) {
+          st->legacy_ends = grown;
+          st->legacy_cap = cap;
+        }
+      }
+      if (st->nlegacy < st->legacy_cap) {
+        st->legacy_ends[st->nlegacy++] = (struct legacy_end){ c->legacy_cb, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err };
+        c->legacy_cb = NULL;  // the queued end owns the reference now
+      }
+    } else {
+      engine_emit(st, kEvEnded, c->slot, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err, NULL, 0);
+    }
+  }
+  conn_free(c);
+}
+
 /** Sets the epoll interest of side s (0 keeps it registered: errors and hang-ups are still reported). */
 int conn_interest(conn_t *c, int side, uint32_t events) {
   if (c->registered[side] && c->events[side] == events) return 0;

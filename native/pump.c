@@ -299,23 +299,5 @@ void pair_end(conn_t *c, int reason, int err) {
     pend_free(x);
   }
   st->pumping--;
-  if (!st->tearing_down) {
-    if (c->legacy) {
-      if (st->nlegacy == st->legacy_cap) {
-        uint32_t cap = st->legacy_cap ? st->legacy_cap * 2 : 16;
-        struct legacy_end *grown = realloc(st->legacy_ends, cap * sizeof *grown);
-        if (grown != NULL) {
-          st->legacy_ends = grown;
-          st->legacy_cap = cap;
-        }
-      }
-      if (st->nlegacy < st->legacy_cap) {
-        st->legacy_ends[st->nlegacy++] = (struct legacy_end){ c->legacy_cb, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err };
-        c->legacy_cb = NULL;  // the queued end owns the reference now
-      }
-    } else {
-      engine_emit(st, kEvEnded, c->slot, (double)c->dir[kClient].moved, (double)c->dir[kBroker].moved, reason, err, NULL, 0);
-    }
-  }
-  conn_free(c);
+  conn_pair_ended(c, reason, err);
 }

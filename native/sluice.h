@@ -175,7 +175,9 @@ void deadline_remove(conn_t *c);
 void deadline_arm(state_t *st);
 void deadline_fire(state_t *st);
 
-// pump.c
+// pump.c. It calls two functions of its host, so the bench's C proxy (bench/native/splice-proxy.c)
+// runs the same pump: conn_interest and conn_pair_ended (which frees the connection).
+void conn_pair_ended(conn_t *c, int reason, int err);
 int pipe_take(state_t *st, pipe_t *out);
 void pipe_give(state_t *st, pipe_t *p);
 uint32_t pool_drain(state_t *st);

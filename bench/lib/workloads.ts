@@ -142,9 +142,7 @@ export function iotFigures(r: LoadgenResult, cpuSec: number | undefined, lat: { 
  * the connections were accepted.
  */
 export async function idle(t: Target, ctx: RunContext): Promise<Figures> {
-  // The C splice proxy keeps two pipes per connection (6 fds): the idle count does not fit its fd limit,
-  // and its memory is not what this workload compares.
-  if (!t.pid || t.name === 'c-splice') return {};
+  if (!t.pid) return {};
   const n = ctx.opts.idleConns;
   const heapBefore = await t.heapAfterGc?.();
   await sleep(300);
