@@ -70,7 +70,7 @@ export async function connrate(t: Target, backends: Backends, ctx: RunContext): 
   let cpuStart: number | undefined;
   let cpuEnd: number | undefined;
   const r = await runLoadgen(['connrate', '--target', target(t), '--inflight', String(opts.connrateInflight), '--seconds', String(opts.seconds),
-    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources, '--marks'], ctx.loadCpu, (opts.seconds + 30) * 1000, (m) => {
+    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources, '--warmup', String(warmupSec), '--marks'], ctx.loadCpu, (opts.seconds + 30) * 1000, (m) => {
     if (m.type !== 'window' || !t.pid) return;
     if (m.phase === 'start') cpuStart = threadCpuSeconds(t.pid);
     else if (m.phase === 'end') cpuEnd = threadCpuSeconds(t.pid);

@@ -135,8 +135,10 @@ static const char usage_text[] =
     "      -> {\"type\":\"throughput\",\"conns\":C,\"size\":S,\"per_write\":N,\"seconds\":T,\"bytes\":N,\n"
     "          \"messages\":N,\"sends\":N,\"connect_errors\":N,\"disconnects\":N}\n"
     "  connrate --inflight K --seconds T --ids N [--id-prefix P] [--latency-out FILE] [--version 4|5]\n"
+    "           [--warmup W] [--marks]\n"
     "      K connections in flight: TCP connect, CONNECT (id P<j>, j cycles 0..N-1), CONNACK, DISCONNECT,\n"
-    "      close, again. Latency = CONNECT sent -> CONNACK received.\n"
+    "      close, again. Latency = CONNECT sent -> CONNACK received. Connections completed during the first\n"
+    "      W seconds are made but not counted; --marks as for latency.\n"
     "      -> {\"type\":\"connrate\",\"connections\":N,\"errors\":N,\"seconds\":T,\"samples\":N}\n"
     "  latency --rate R --size S --seconds T [--conns C] [--warmup W] [--tick-us U] [--latency-out FILE] [--marks]\n"
     "      C connections (default 1) to an echo backend; R PUBLISH/s in total, paced, round-robin over the\n"
@@ -507,8 +509,12 @@ static void run_connrate(worker_t *w) {
       if (!in_setup(c)) continue;
       setup_event(w, c, evs[i].events);
       if (c->state == S_READY) {
-        sample_push(w, mono_ns() - c->t_ns);
-        w->connections++;
+        uint64_t done_ns = mono_ns();
+        // --warmup: connections completed before the window opens are made but not counted.
+        if (done_ns >= g_warm_end) {
+          sample_push(w, done_ns - c->t_ns);
+          w->connections++;
+        }
         send_disconnect_and_close(w, c);
       } else if (c->state == S_FAILED) {
         w->errors++;
@@ -530,7 +536,7 @@ static void run_connrate(worker_t *w) {
       }
     }
   }
-  w->window_ns = now - g_t0;
+  w->window_ns = now > g_warm_end ? now - g_warm_end : 0;
   // Connections still opening when time is up are abandoned: neither counted nor errors.
   for (uint32_t i = 0; i < w->nconns; i++) conn_close(w, &w->conns[i], S_CLOSED);
 }
@@ -779,7 +785,7 @@ static void parse_args(int argc, char **argv) {
     required |= F_CONNS | F_SIZE | F_SECONDS;
   } else if (strcmp(sub, "connrate") == 0) {
     g_opt.mode = M_CONNRATE;
-    allowed |= F_INFLIGHT | F_SECONDS | F_IDS | F_PREFIX | F_LATOUT | F_MARKS;
+    allowed |= F_INFLIGHT | F_SECONDS | F_IDS | F_PREFIX | F_LATOUT | F_MARKS | F_WARMUP;
     required |= F_INFLIGHT | F_SECONDS | F_IDS;
   } else if (strcmp(sub, "latency") == 0) {
     g_opt.mode = M_LATENCY;

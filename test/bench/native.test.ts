@@ -149,6 +149,23 @@ test('connrate: ids cycle over exactly N values and every connection leaves one 
   assert.equal(after.ids, [], 'ids are cleared after being reported');
 });
 
+test('connrate --warmup: connections of the warmup are made but not counted; marks bound the window', async () => {
+  const port = sink.ports[1];
+  const before = await settledStats(sink, port);
+  const r = await runLoadgen(['connrate', '--target', `127.0.0.1:${port}`, '--inflight', '2', '--seconds', '0.5', '--ids', '3',
+    '--warmup', '0.5', '--marks']);
+  assert.is(r.code, 0, r.err);
+  const marks = r.out.filter((m: Json) => m.type === 'window');
+  assert.equal(marks.map((m: Json) => m.phase), ['start', 'end']);
+  assert.ok(Math.abs((marks[1].time_ns - marks[0].time_ns) / 1e9 - 0.5) < 0.01, 'window of 0.5 s');
+  const res = r.out.find((m: Json) => m.type === 'connrate')!;
+  assert.is(res.errors, 0);
+  assert.ok(res.seconds > 0.45 && res.seconds < 0.6, `seconds ${res.seconds}`);
+  const made = (await settledStats(sink, port)).connections - before.connections;
+  // About half the connections fall in the warmup: the sink saw them, the result does not count them.
+  assert.ok(res.connections > 0 && made > res.connections * 1.3, `counted ${res.connections} of ${made} made`);
+});
+
 test('latency: every paced PUBLISH comes back from the echo sink with an RTT sample', async () => {
   const file = join(tmp, 'latency.bin');
   const r = await runLoadgen(['latency', '--target', `127.0.0.1:${echo.ports[0]}`, '--rate', '200', '--size', '64', '--seconds', '1',
@@ -230,7 +247,7 @@ test('idle: 50 connections are held open until stdin says stop', async () => {
 test('bad flags and impossible counts exit 2', async () => {
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1'])).code, 2, 'missing flags');
   assert.is((await runLoadgen(['throughput', '--target', '10.0.0.1:1883', '--conns', '1', '--size', '1', '--seconds', '1'])).code, 2, 'non-loopback');
-  assert.is((await runLoadgen(['connrate', '--target', '127.0.0.1:1', '--inflight', '1', '--seconds', '1', '--ids', '1', '--warmup', '1'])).code, 2, 'flag of another mode');
+  assert.is((await runLoadgen(['connrate', '--target', '127.0.0.1:1', '--inflight', '1', '--seconds', '1', '--ids', '1', '--rate', '1'])).code, 2, 'flag of another mode');
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--marks'])).code, 2, '--marks is latency only');
   assert.is((await runLoadgen(['latency', '--target', '127.0.0.1:1', '--rate', '1', '--size', '8', '--seconds', '1', '--marks=1'])).code, 2, '--marks takes no value');
   assert.is((await runLoadgen(['throughput', '--target', '127.0.0.1:1', '--conns', '1', '--size', '1', '--seconds', '1', '--per-write', '0'])).code, 2, 'per-write 0');
