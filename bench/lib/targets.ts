@@ -89,7 +89,7 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
   }));
   // SLUICE_TEST_HOOKS=1 for POST /debug/gc (heap after GC in the idle workload); the hooks cost nothing
   // on the data path (one boolean tested per CONNECT).
-  const proc: Proc = startProcess(name, nodeBin, [join(root, 'src/cli.ts'), '--config', cfg], { cpu: opts.cpu, env: { SLUICE_DATAPATH: datapath, SLUICE_TEST_HOOKS: '1' } });
+  const proc: Proc = startProcess(name, nodeBin, [...nodeFlags(), join(root, 'src/cli.ts'), '--config', cfg], { cpu: opts.cpu, env: { SLUICE_DATAPATH: datapath, SLUICE_TEST_HOOKS: '1' } });
   const stats = async () => (await (await fetch(`http://127.0.0.1:${adminPort}/api/stats`)).json()) as { counters: Record<string, number>; datapath?: string };
   await waitForPort(adminPort, 15_000, proc);
   for (let i = 0; i < 100; i++) {
@@ -118,6 +118,12 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
 async function stopAndClean(proc: Proc, dir: string): Promise<void> {
   await stopProcess(proc.child);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** BENCH_SLUICE_NODE_FLAGS: extra node flags for Sluice under the bench, e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ *  (one profile per thread, written when the target stops). */
+function nodeFlags(): string[] {
+  return (process.env.BENCH_SLUICE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 }
 
 function fdHardLimit(): number {
