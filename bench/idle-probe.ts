@@ -6,10 +6,10 @@ import { startTarget } from './lib/targets.ts';
 import { holdIdle } from './lib/loadgen.ts';
 import { sleep } from './lib/processes.ts';
 
-type Map = { key: string; rss: number; anon: number };
-function smaps(pid: number): Map[] {
-  const out: Map[] = [];
-  let cur: Map | undefined;
+type Mapping = { key: string; rss: number; anon: number };
+function smaps(pid: number): Mapping[] {
+  const out: Mapping[] = [];
+  let cur: Mapping | undefined;
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
     const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) { cur = { key: `${head[1]} ${((parseInt(head[2], 16) - parseInt(head[1], 16)) / 1024) | 0}K ${head[3]}`, rss: 0, anon: 0 }; out.push(cur); continue; }
