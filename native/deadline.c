@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <sys/epoll.h>
-#include <unistd.h>
 
 void deadline_remove(conn_t *c) {
   if (c->dl_kind < 0) return;
@@ -58,11 +57,7 @@ static void expire(conn_t *c) {
       break;
     case kDeadlineBroker:
       // No answer from the broker in time: JS tries the next candidate.
-      conn_unregister(c, kBroker);
-      close(c->fd[kBroker]);
-      c->fd[kBroker] = -1;
-      c->phase = kPhaseDeciding;
-      engine_emit(st, kEvBrokerFailed, c->slot, ETIMEDOUT, 0, 0, 0, NULL, 0);
+      engine_broker_failed(c, ETIMEDOUT);
       break;
     case kDeadlineLinger:
       conn_free(c);

@@ -301,17 +301,23 @@ static void lingering_read(conn_t *c) {
   }
 }
 
+/** The broker attempt of c failed (`err`, ETIMEDOUT from its deadline): its socket is closed and JS is
+ *  told, so it tries the next candidate; the client waits, not read, for that answer. */
+void engine_broker_failed(conn_t *c, int err) {
+  conn_unregister(c, kBroker);
+  close(c->fd[kBroker]);
+  c->fd[kBroker] = -1;
+  c->phase = kPhaseDeciding;
+  engine_emit(c->st, kEvBrokerFailed, c->slot, err, 0, 0, 0, NULL, 0);
+}
+
 static void on_broker_writable(conn_t *c, uint32_t events) {
   state_t *st = c->st;
   // Writable without an error or hang-up: connected (no need to ask SO_ERROR).
   int err = events & (EPOLLERR | EPOLLHUP) ? socket_error(c->fd[kBroker], ECONNREFUSED) : 0;
   deadline_remove(c);
   if (err != 0) {
-    conn_unregister(c, kBroker);
-    close(c->fd[kBroker]);
-    c->fd[kBroker] = -1;
-    c->phase = kPhaseDeciding;
-    engine_emit(st, kEvBrokerFailed, c->slot, err, 0, 0, 0, NULL, 0);
+    engine_broker_failed(c, err);
     return;
   }
   engine_emit(st, kEvConnected, c->slot, 0, 0, 0, 0, NULL, 0);

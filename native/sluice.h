@@ -164,6 +164,7 @@ void conn_unregister(conn_t *c, int side);
 int engine_listen(state_t *st, const char *host, int port, int backlog);
 void engine_close_listeners(state_t *st);
 int engine_connect(conn_t *c, uint32_t broker);
+void engine_broker_failed(conn_t *c, int err);
 void engine_refuse(conn_t *c, const uint8_t *connack, size_t len);
 int64_t engine_evict_oldest(state_t *st);
 uint32_t engine_stop_all(state_t *st);

@@ -67,22 +67,19 @@ export async function connrate(t: Target, backends: Backends, ctx: RunContext): 
   const { opts } = ctx;
   await backends.ids(); // clears the per-backend id sets
   const file = join(tmpdir(), `bench-connrate-${process.pid}-${Date.now()}.u32`);
-  let cpuStart: number | undefined;
-  let cpuEnd: number | undefined;
+  const cpu = windowCpu(t);
   const r = await runLoadgen(['connrate', '--target', target(t), '--inflight', String(opts.connrateInflight), '--seconds', String(opts.seconds),
-    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources, '--warmup', String(warmupSec), '--marks'], ctx.loadCpu, (opts.seconds + 30) * 1000, (m) => {
-    if (m.type !== 'window' || !t.pid) return;
-    if (m.phase === 'start') cpuStart = threadCpuSeconds(t.pid);
-    else if (m.phase === 'end') cpuEnd = threadCpuSeconds(t.pid);
-  });
+    '--ids', String(opts.connrateIds), '--id-prefix', 'sticky-', '--latency-out', file, '--sources', sources, '--warmup', String(warmupSec), '--marks'],
+  ctx.loadCpu, (opts.seconds + 30) * 1000, cpu.onLine);
   const lat = latencyFigures(file);
   const ids = await backends.ids();
   const conns = Number(r.connections);
+  const cpuSec = cpu.seconds();
   return {
     connps: conns / Number(r.seconds),
     // The balancer's CPU over the window per connection: what a connection costs when the load
     // generator, not the balancer, is the limit.
-    cpuUsPerConn: cpuStart !== undefined && cpuEnd !== undefined && conns > 0 ? (cpuEnd - cpuStart) * 1e6 / conns : undefined,
+    cpuUsPerConn: cpuSec !== undefined && conns > 0 ? cpuSec * 1e6 / conns : undefined,
     p50us: lat.p50, p99us: lat.p99,
     errors: Number(r.errors),
     // With one backend (direct) nothing can be violated; report it as not applicable.
@@ -109,16 +106,25 @@ export async function latency(t: Target, ctx: RunContext): Promise<Figures> {
 export async function iot(t: Target, ctx: RunContext): Promise<Figures> {
   const { opts } = ctx;
   const file = join(tmpdir(), `bench-iot-${process.pid}-${Date.now()}.u32`);
-  let cpuStart: number | undefined;
-  let cpuEnd: number | undefined;
+  const cpu = windowCpu(t);
   const r = await runLoadgen(['latency', '--target', target(t), '--conns', String(opts.iotConns), '--rate', String(opts.iotRate),
     '--size', String(opts.iotSize), '--seconds', String(opts.seconds), '--warmup', String(warmupSec), '--tick-us', String(iotTickUs), '--marks', '--sources', sources,
-    '--latency-out', file], ctx.loadCpu, (opts.seconds + 60) * 1000, (m) => {
-    if (m.type !== 'window' || !t.pid) return;
-    if (m.phase === 'start') cpuStart = threadCpuSeconds(t.pid);
-    else if (m.phase === 'end') cpuEnd = threadCpuSeconds(t.pid);
-  });
-  return iotFigures(r, cpuStart !== undefined && cpuEnd !== undefined ? cpuEnd - cpuStart : undefined, latencyFigures(file));
+    '--latency-out', file], ctx.loadCpu, (opts.seconds + 60) * 1000, cpu.onLine);
+  return iotFigures(r, cpu.seconds(), latencyFigures(file));
+}
+
+/** The target's CPU seconds (all threads, ns precision) between loadgen's `--marks` window lines. */
+function windowCpu(t: Target): { onLine(m: LoadgenResult): void; seconds(): number | undefined } {
+  let start: number | undefined;
+  let end: number | undefined;
+  return {
+    onLine(m) {
+      if (m.type !== 'window' || !t.pid) return;
+      if (m.phase === 'start') start = threadCpuSeconds(t.pid);
+      else if (m.phase === 'end') end = threadCpuSeconds(t.pid);
+    },
+    seconds: () => (start !== undefined && end !== undefined ? end - start : undefined),
+  };
 }
 
 /** The IoT figures from loadgen's latency result, the balancer's CPU seconds over the window and the RTTs. */
