@@ -127,19 +127,21 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
 
 static napi_value js_configure_engine(napi_env env, napi_callback_info info) {
   state_t *st = get_state(env);
-  napi_value argv[4];
-  int64_t connect_ms, broker_ms, linger_ms, max_connect;
-  if (get_args(env, info, 4, argv)) return NULL;
+  napi_value argv[5];
+  int64_t connect_ms, broker_ms, linger_ms, max_connect, hold_us;
+  if (get_args(env, info, 5, argv)) return NULL;
   if (int_arg(env, argv[0], 1, INT32_MAX, "connectTimeoutMs must be in [1, 2^31-1]", &connect_ms) ||
       int_arg(env, argv[1], 1, INT32_MAX, "brokerConnectTimeoutMs must be in [1, 2^31-1]", &broker_ms) ||
       int_arg(env, argv[2], 1, INT32_MAX, "lingerMs must be in [1, 2^31-1]", &linger_ms) ||
-      int_arg(env, argv[3], 16, 268435460, "maxConnectBytes must be in [16, 2^28]", &max_connect)) return NULL;
+      int_arg(env, argv[3], 16, 268435460, "maxConnectBytes must be in [16, 2^28]", &max_connect) ||
+      int_arg(env, argv[4], 0, 10000, "coalesceUs must be in [0, 10000]", &hold_us)) return NULL;
   if (st == NULL) return NULL;
   st->duration_ms[kDeadlineConnect] = (uint64_t)connect_ms;
   st->duration_ms[kDeadlineBroker] = (uint64_t)broker_ms;
   st->duration_ms[kDeadlineLinger] = (uint64_t)linger_ms;
   // What may follow the CONNECT in its last segment is kept too (it goes to the broker first).
   st->max_in = (uint32_t)max_connect + 4096;
+  st->hold_ns = (uint64_t)hold_us * 1000;
   return NULL;
 }
 
@@ -416,7 +418,7 @@ static napi_status set_u32(napi_env env, napi_value obj, const char *key, uint32
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   (void)info;
   state_t *st = get_state(env);
-  napi_value obj;
+  napi_value obj, v;
   NAPI_CHECK(napi_create_object(env, &obj));
   if (st == NULL) return obj;
   NAPI_CHECK(set_u32(env, obj, "pairs", st->pumping));
@@ -426,6 +428,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   NAPI_CHECK(set_u32(env, obj, "pipeBytes", (uint32_t)st->pipe_bytes));
   NAPI_CHECK(set_u32(env, obj, "poolMax", st->pool_max));
   NAPI_CHECK(set_u32(env, obj, "listeners", (uint32_t)st->nlisteners));
+  NAPI_CHECK(napi_create_double(env, (double)st->holds, &v));
+  NAPI_CHECK(napi_set_named_property(env, obj, "holds", v));
   return obj;
 }
 
@@ -447,6 +451,7 @@ static napi_value js_take_moved(napi_env env, napi_callback_info info) {
 // ---- the thread's life --------------------------------------------------------------------------------
 
 static void free_state(state_t *st) {
+  if (st->hold_fd >= 0) close(st->hold_fd);
   free(st->pool);
   free(st->slots);
   free(st->free_slots);
@@ -490,6 +495,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   if (st == NULL) return NULL;
   st->env = env;
   st->epfd = -1;
+  st->hold_fd = -1;
   st->pipe_bytes = kDefaultPipeBytes;
   st->pool_max = kDefaultPoolMax;
   st->pool = calloc(kDefaultPoolMax + 1, sizeof *st->pool);

@@ -17,7 +17,8 @@
 #define kEpollBatch 256    // events taken per wake-up
 #define kAcceptBatch 128   // connections accepted per listener per wake-up
 #define kScratchBytes (64 * 1024)
-#define kListenerTag (UINT64_MAX - kMaxListeners)  // epoll data at or above: a listener
+#define kListenerTag (UINT64_MAX - kMaxListeners)  // epoll data above: a listener
+#define kHoldTag kListenerTag                       // the pump's hold timer
 #define kAcceptPauseMs 100
 
 static void on_epoll(uv_poll_t *h, int status, int events);
@@ -504,6 +505,10 @@ static void on_epoll(uv_poll_t *h, int status, int events) {
   int n = epoll_wait(st->epfd, evs, kEpollBatch, 0);
   for (int i = 0; i < n; i++) {
     uint64_t u = evs[i].data.u64;
+    if (u == kHoldTag) {
+      pump_hold_tick(st);
+      continue;
+    }
     if (u > kListenerTag) {
       int index = (int)(UINT64_MAX - u);
       if (index < st->nlisteners) on_accept(st, index);
@@ -537,6 +542,10 @@ int engine_init(state_t *st) {
   if (st->scratch == NULL) return ENOMEM;
   st->epfd = epoll_create1(EPOLL_CLOEXEC);
   if (st->epfd < 0) return errno;
+  int e = pump_init(st);
+  if (e) return e;
+  struct epoll_event hold = { .events = EPOLLIN, .data = { .u64 = kHoldTag } };
+  if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, st->hold_fd, &hold) != 0) return errno;
   if (uv_poll_init(st->loop, &st->epoll_poll, st->epfd) != 0 || uv_timer_init(st->loop, &st->timer) != 0) return EIO;
   st->handles_open = 2;
   st->epoll_poll.data = st;

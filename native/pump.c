@@ -7,6 +7,13 @@
 // in the direction (userspace remainder or pipe), and the source is not read again until they are gone
 // (backpressure: nothing is buffered without bound). Order is kept: a direction holds bytes in at most
 // one of the two places. Polling is level-triggered, so what is left wakes us again.
+//
+// Coalescing: a source that streams small writes (a small read moments after the previous one, with
+// nothing coming back in between) is held: its socket is read once kHoldBytes are in or at the next
+// tick of the hold timer, at most st->hold_ns later, so what it writes meanwhile moves in one read and
+// one write instead of one each per write. Like Nagle's algorithm in TCP, a quiet link is never held
+// (its first read goes on at once), and request/response traffic never is (an answer ends the hold).
+// A tick that finds nothing new, or an answer, releases the source.
 #include "sluice.h"
 
 #include <errno.h>
@@ -14,12 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 // Fairness: one wake-up moves at most this many rounds per direction, then yields to the loop.
 #define kRoundsPerWakeup 16
 // Reads this size or larger go on through the pipe (the scratch buffer is at least this big).
 #define kCopyBytes (16 * 1024)
+// A held source is read once this much is in (or at the tick): the batch coalescing aims for.
+#define kHoldBytes (64 * 1024)
 
 // ---- pipe pool ----------------------------------------------------------------------------------------
 
@@ -84,6 +95,65 @@ static int pend_keep(dir_t *x, const uint8_t *bytes, size_t n) {
   x->pend_len = (uint32_t)n;
   x->pend_off = 0;
   return 0;
+}
+
+static uint64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int pump_init(state_t *st) {
+  list_init(&st->held);
+  st->hold_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  return st->hold_fd < 0 ? errno : 0;
+}
+
+/** Arms the hold tick unless it is armed; 0 if the timer cannot be set (then nothing may be held). */
+static int hold_arm(state_t *st) {
+  if (st->hold_armed) return 1;
+  struct itimerspec t = { .it_value = { .tv_sec = (time_t)(st->hold_ns / 1000000000u), .tv_nsec = (long)(st->hold_ns % 1000000000u) } };
+  if (timerfd_settime(st->hold_fd, 0, &t, NULL) != 0) return 0;
+  st->hold_armed = 1;
+  return 1;
+}
+
+static void hold_release(conn_t *c, int d);
+
+/** Direction d just moved a small read on: holds its source if it is streaming. A held socket's
+ *  SO_RCVLOWAT is kHoldBytes: epoll reports it readable once that much is in (or its FIN), and the hold
+ *  tick reads whatever came before. Its interest does not change (no epoll_ctl). */
+static void maybe_hold(conn_t *c, int d) {
+  state_t *st = c->st;
+  dir_t *x = &c->dir[d];
+  if (st->hold_ns == 0 || x->held) return;
+  uint64_t now = monotonic_ns(), other = c->dir[1 - d].moved;
+  // Streaming: the previous read was moments ago and the other side sent nothing since (an answer means
+  // somebody may be waiting on these bytes: holding them would add the delay to every round trip).
+  int streaming = x->read_ns != 0 && now - x->read_ns < st->hold_ns && other == x->other_moved;
+  x->read_ns = now;
+  x->other_moved = other;
+  if (!streaming) return;
+  int lowat = kHoldBytes;
+  if (setsockopt(c->fd[d], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) return;
+  x->held = 1;
+  x->tick_moved = x->moved;
+  x->tick_other = other;
+  st->holds++;
+  if (list_empty(&c->hold_link)) list_push(&st->held, &c->hold_link);
+  if (!hold_arm(st)) {
+    // No tick would come: bytes under the low-water mark would wait for more. Not held, then.
+    list_remove(&c->hold_link);
+    hold_release(c, d);
+  }
+}
+
+/** Ends direction d's hold: its socket is readable again from the first byte. */
+static void hold_release(conn_t *c, int d) {
+  int one = 1;
+  (void)setsockopt(c->fd[d], SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  c->dir[d].held = 0;
+  c->dir[d].read_ns = 0;  // the next hold needs two close reads again
 }
 
 static void note_eof(conn_t *c, int d) {
@@ -153,6 +223,7 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
         // the FIN in, ever). A full one is a bulk transfer: the rest of this wake-up is spliced.
         if (n < kCopyBytes) {
           if (fin_in) note_eof(c, d);
+          else maybe_hold(c, d);
           goto done;
         }
         splicing = 1;
@@ -220,6 +291,7 @@ void pair_start(conn_t *c) {
   state_t *st = c->st;
   c->phase = kPhasePumping;
   st->pumping++;
+  list_init(&c->hold_link);
   for (int d = 0; d < 2; d++) c->dir[d].pipe.rd = c->dir[d].pipe.wr = -1;
   if (c->in != NULL && c->in_len > 0) {
     // The CONNECT and every byte read after it: counted as client->broker bytes, written first.
@@ -247,16 +319,12 @@ void pair_start(conn_t *c) {
   if (e) pair_end(c, kClientError, e);
 }
 
-/** Side `side` is ready (`events`): move the direction that reads from it if it is readable, and the
- *  one that writes to it if it is writable. Only those: trying the other direction would mostly read
- *  EAGAIN (one syscall per event, measured). */
-void pair_pump(conn_t *c, int side, uint32_t events) {
-  int dirs[2], n = 0;
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) dirs[n++] = side;
-  if (events & EPOLLOUT) dirs[n++] = 1 - side;
+/** Moves directions dirs[0..n) (fin_dir: the one whose source epoll saw the FIN of, or -1), then ends
+ *  the pair or sets what its fds are polled for. */
+static void pair_move(conn_t *c, const int *dirs, int n, int fin_dir) {
   for (int k = 0; k < n; k++) {
     int failed = kClient;
-    int e = pump_dir(c, dirs[k], &failed, 1, dirs[k] == side && (events & EPOLLRDHUP));
+    int e = pump_dir(c, dirs[k], &failed, 1, dirs[k] == fin_dir);
     if (e) {
       pair_end(c, failed == kClient ? kClientError : kBrokerError, e);
       return;
@@ -268,6 +336,58 @@ void pair_pump(conn_t *c, int side, uint32_t events) {
   }
   int e = update_interest(c);
   if (e) pair_end(c, kClientError, e);
+}
+
+/** Side `side` is ready (`events`): move the direction that reads from it if it is readable, and the
+ *  one that writes to it if it is writable. Only those: trying the other direction would mostly read
+ *  EAGAIN (one syscall per event, measured). */
+void pair_pump(conn_t *c, int side, uint32_t events) {
+  int dirs[2], n = 0;
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) dirs[n++] = side;
+  if (events & EPOLLOUT) dirs[n++] = 1 - side;
+  pair_move(c, dirs, n, (events & EPOLLRDHUP) ? side : -1);
+}
+
+/** The hold timer fired: every held source is read. One that wrote during the tick and got no answer
+ *  stays held for the next tick; the others are released (a quiet source is never held long). */
+void pump_hold_tick(state_t *st) {
+  uint64_t expirations;
+  if (read(st->hold_fd, &expirations, sizeof expirations) < 0) return;  // EAGAIN: a stale wake-up
+  st->hold_armed = 0;
+  link_t due;  // this tick's entries (a source held during it goes on st->held, for the next tick)
+  list_init(&due);
+  if (!list_empty(&st->held)) {
+    due.next = st->held.next;
+    due.prev = st->held.prev;
+    due.next->prev = due.prev->next = &due;
+    list_init(&st->held);
+  }
+  while (!list_empty(&due)) {
+    conn_t *c = container_of(due.next, conn_t, hold_link);
+    list_remove(&c->hold_link);
+    int dirs[2], n = 0;
+    for (int d = 0; d < 2; d++) if (c->dir[d].held) dirs[n++] = d;
+    pair_move(c, dirs, n, -1);
+    if (c->phase != kPhasePumping) continue;  // it ended (and its memory waits for the end of the wake-up)
+    for (int k = 0; k < n; k++) {
+      int d = dirs[k];
+      dir_t *x = &c->dir[d];
+      uint64_t other = c->dir[1 - d].moved;
+      if (x->moved != x->tick_moved && other == x->tick_other && !x->eof) {
+        x->tick_moved = x->moved;
+        x->tick_other = other;
+        if (list_empty(&c->hold_link)) list_push(&st->held, &c->hold_link);
+      } else {
+        hold_release(c, d);
+      }
+    }
+  }
+  if (list_empty(&st->held) || hold_arm(st)) return;
+  while (!list_empty(&st->held)) {  // no timer: release everything rather than leave bytes waiting
+    conn_t *c = container_of(st->held.next, conn_t, hold_link);
+    list_remove(&c->hold_link);
+    for (int d = 0; d < 2; d++) if (c->dir[d].held) hold_release(c, d);
+  }
 }
 
 /** EPOLLERR on one side: its socket's own error says what happened (a reset, typically). */
@@ -286,6 +406,7 @@ void pair_end(conn_t *c, int reason, int err) {
     reason = c->first;
     err = 0;
   }
+  list_remove(&c->hold_link);
   for (int d = 0; d < 2; d++) {
     dir_t *x = &c->dir[d];
     if (x->pipe.rd >= 0) {

@@ -67,8 +67,12 @@ typedef struct {
   uint8_t *pend;     // copy mode: bytes read (or the CONNECT), not yet written; malloc'd, NULL when empty
   uint32_t pend_len, pend_off;
   uint64_t moved;    // bytes read from the source (the CONNECT included for client->broker)
+  uint64_t read_ns;  // when the last copy-mode read returned bytes (CLOCK_MONOTONIC)
+  uint64_t other_moved;  // the other direction's `moved` at that read: were there answers since?
+  uint64_t tick_moved, tick_other;  // held: both directions' `moved` at the last hold tick
   uint8_t eof;       // the source sent FIN
   uint8_t shut;      // ...and it was passed on: shutdown(dst, SHUT_WR)
+  uint8_t held;      // a streaming source, read when kHoldBytes are in or at the hold tick (pump.c)
 } dir_t;
 
 typedef struct state state_t;
@@ -90,6 +94,7 @@ typedef struct conn {
   uint8_t *in;          // CONNECT phase: the bytes read so far (malloc'd)
   uint32_t in_len, in_cap;
   dir_t dir[2];
+  link_t hold_link;     // in st->held while a direction is held
   napi_ref legacy_cb;   // legacy only
   state_t *st;
 } conn_t;
@@ -134,6 +139,12 @@ struct state {
   uint32_t gen;
   uint64_t moved[2];     // bytes read per direction by every pair since the last takeMoved()
   uint8_t *scratch;      // copy-mode and CONNECT-phase reads
+  // coalescing small streaming reads (pump.c): directions held until the next tick of hold_fd
+  uint64_t hold_ns;      // how long a held source waits at most; 0: never hold
+  uint64_t holds;        // sources held since the start (a streaming source that began a hold)
+  int hold_fd;           // a timerfd in the epoll set, armed while `held` is not empty (-1: none)
+  uint8_t hold_armed;
+  link_t held;
   // the JS side of the batch: arrays JS allocated once (their memory does not move)
   napi_ref on_events;
   napi_ref batch_refs[2];
@@ -177,8 +188,11 @@ void deadline_arm(state_t *st);
 void deadline_fire(state_t *st);
 
 // pump.c. It calls two functions of its host, so the bench's C proxy (bench/native/splice-proxy.c)
-// runs the same pump: conn_interest and conn_pair_ended (which frees the connection).
+// runs the same pump: conn_interest and conn_pair_ended (which frees the connection). The host puts
+// st->hold_fd (made by pump_init) in its epoll set and calls pump_hold_tick when it is readable.
 void conn_pair_ended(conn_t *c, int reason, int err);
+int pump_init(state_t *st);
+void pump_hold_tick(state_t *st);
 int pipe_take(state_t *st, pipe_t *out);
 void pipe_give(state_t *st, pipe_t *p);
 uint32_t pool_drain(state_t *st);

@@ -37,4 +37,4 @@ export type FromWorker =
   | { type: 'heap'; requestId: number; usedHeapBytes: number };
 
 /** A worker's splice data path now (zeros on the JS path): pairs, and pipes pooled or holding bytes. */
-export type DatapathStats = { pairs: number; pipesPooled: number; pipesInUse: number };
+export type DatapathStats = { pairs: number; pipesPooled: number; pipesInUse: number; holds: number };

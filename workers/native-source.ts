@@ -61,7 +61,7 @@ export class NativeSource {
     this.#engine = engine;
     const { limits, brokers } = ctx.config;
     engine.init(this.#onEvents, this.#events, this.#data);
-    engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes);
+    engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes, ctx.config.coalesceUs);
     this.#dialable = brokerIps.map((ip) => ip !== undefined);
     engine.setBrokers(brokerIps.map((ip) => ip ?? '127.0.0.1'), brokers.map((b) => b.port));
   }

@@ -14,6 +14,7 @@ export type SpliceStats = {
   pipesInUse: number; // pipes held by directions with bytes in flight
   pipeBytes: number; // size asked of F_SETPIPE_SZ for new pipes
   poolMax: number;
+  holds: number; // sources held to coalesce their small writes, since the start (native/pump.c)
 };
 
 /**
@@ -37,7 +38,7 @@ export const kEventFields = 6;
 export type SpliceBinding = {
   /** The batch: onEvents(count) reads `count` events from `events` and CONNECT bytes from `data`. */
   init(onEvents: (count: number) => void, events: Float64Array, data: Uint8Array): void;
-  configureEngine(connectTimeoutMs: number, brokerConnectTimeoutMs: number, lingerMs: number, maxConnectBytes: number): void;
+  configureEngine(connectTimeoutMs: number, brokerConnectTimeoutMs: number, lingerMs: number, maxConnectBytes: number, coalesceUs: number): void;
   /** Numeric IPs and ports, by broker index. */
   setBrokers(ips: string[], ports: number[]): void;
   /** SO_REUSEPORT listener on a numeric IP (null: every address, dual stack); an errno name on failure. */

@@ -154,7 +154,7 @@ port.on('message', (m: ToWorker) => {
     }
     case 'datapath-stats': {
       const st = splice?.stats();
-      post({ type: 'datapath-stats', requestId: m.requestId, stats: { pairs: st?.pairs ?? 0, pipesPooled: st?.pipesPooled ?? 0, pipesInUse: st?.pipesInUse ?? 0 } });
+      post({ type: 'datapath-stats', requestId: m.requestId, stats: { pairs: st?.pairs ?? 0, pipesPooled: st?.pipesPooled ?? 0, pipesInUse: st?.pipesInUse ?? 0, holds: st?.holds ?? 0 } });
       break;
     }
     case 'crash':

@@ -34,6 +34,7 @@
 // epoll data of the two fds that are not connections (a conn_t pointer, its low bit the side, is below)
 #define TAG_LISTEN UINT64_MAX
 #define TAG_SIGNAL (UINT64_MAX - 1)
+#define TAG_HOLD (UINT64_MAX - 2)
 
 static state_t g_st;  // only the pump's fields: epfd, pipe pool, scratch, counters
 static int g_listen_fd, g_reserve_fd;
@@ -42,11 +43,12 @@ static int g_nbackends;
 static unsigned g_next_backend;
 
 static const char usage_text[] =
-    "usage: splice-proxy --listen 127.0.0.1:PORT --backends 127.0.0.1:P1[,127.0.0.1:P2,...] [--pipe-size BYTES]\n"
+    "usage: splice-proxy --listen 127.0.0.1:PORT --backends 127.0.0.1:P1[,127.0.0.1:P2,...] [--pipe-size BYTES] [--coalesce-us US]\n"
     "\n"
     "Plain TCP proxy on Sluice's pump (native/pump.c): each client goes to the next backend round-robin;\n"
     "small reads are copied, bulk ones spliced through pooled pipes (F_SETPIPE_SZ, default 1048576; the\n"
-    "kernel's size if refused).\n"
+    "kernel's size if refused). A source streaming small writes is held up to --coalesce-us\n"
+    "microseconds so they move together (default 500, as Sluice's coalesce_us; 0: never held).\n"
     "Addresses must be 127.x.y.z. Prints {\"type\":\"ready\",\"port\":PORT} on stdout once listening;\n"
     "exits on SIGTERM/SIGINT.\n";
 
@@ -150,6 +152,7 @@ static int add_tag(int fd, uint64_t tag) {
 
 int main(int argc, char **argv) {
   g_st.pipe_bytes = 1 << 20;
+  g_st.hold_ns = 500 * 1000;
   const char *listen_arg = NULL, *backends_arg = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -157,14 +160,18 @@ int main(int argc, char **argv) {
     const char *v = flag_split(a, name, sizeof name); // --flag=value
     if (v) a = name;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { fputs(usage_text, stdout); return 0; }
-    if (strcmp(a, "--listen") && strcmp(a, "--backends") && strcmp(a, "--pipe-size")) usage_error("unknown flag", argv[i]);
+    if (strcmp(a, "--listen") && strcmp(a, "--backends") && strcmp(a, "--pipe-size") && strcmp(a, "--coalesce-us")) usage_error("unknown flag", argv[i]);
     if (!v) {
       if (i + 1 >= argc) usage_error("missing value for", a);
       v = argv[++i];
     }
     if (strcmp(a, "--listen") == 0) listen_arg = v;
     else if (strcmp(a, "--backends") == 0) backends_arg = v;
-    else {
+    else if (strcmp(a, "--coalesce-us") == 0) {
+      long n;
+      if (parse_long_in(v, 0, 10000, &n) != 0) usage_error("--coalesce-us must be 0..10000", v);
+      g_st.hold_ns = (uint64_t)n * 1000;
+    } else {
       long n;
       if (parse_long_in(v, 4096, 1L << 30, &n) != 0) usage_error("--pipe-size must be 4096..1073741824", v);
       g_st.pipe_bytes = (size_t)n;
@@ -203,7 +210,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "splice-proxy: cannot listen on %s: %s\n", listen_arg, strerror(errno));
     return 1;
   }
-  if (add_tag(g_listen_fd, TAG_LISTEN) != 0 || add_tag(sigfd, TAG_SIGNAL) != 0) {
+  if (pump_init(&g_st) != 0 || add_tag(g_listen_fd, TAG_LISTEN) != 0 || add_tag(sigfd, TAG_SIGNAL) != 0 || add_tag(g_st.hold_fd, TAG_HOLD) != 0) {
     perror("splice-proxy: epoll_ctl");
     return 1;
   }
@@ -228,6 +235,7 @@ int main(int argc, char **argv) {
       uint64_t u = events[i].data.u64;
       if (u == TAG_LISTEN) on_accept();
       else if (u == TAG_SIGNAL) quit = 1;
+      else if (u == TAG_HOLD) pump_hold_tick(&g_st);
       else on_event((conn_t *)(uintptr_t)(u & ~(uint64_t)1), (int)(u & 1), events[i].events);
     }
     while (!list_empty(&g_st.dead)) {

@@ -42,6 +42,7 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
     },
     admin: c.admin ? { bind: c.admin.bind } : undefined,
     datapath: c.datapath,
+    coalesceUs: c.coalesce_us,
     log: { level: c.log.level },
   };
 }

@@ -41,6 +41,8 @@ function duration(minMs: number, maxMs: number, tooLong: string) {
 }
 
 /** A duration a timer waits for (setTimeout): at least 1 ms, at most 2^31-1 ms. */
+/** The longest the native path holds a streaming source (µs): past it, a hold is a stall, not a batch. */
+export const maxCoalesceUs = 10_000;
 const timerDuration = duration(1, maxTimerMs, `a timer can wait at most ${maxTimerMs}ms (about 24.8 days); use at most 24d`);
 
 /** A size in bytes, between minBytes and maxBytes; `range` says so in words. */
@@ -132,6 +134,8 @@ export const configSchema = z
     }).prefault({}),
     admin: z.strictObject({ bind: listenAddress('would make the admin endpoint listen on a random port') }).optional(),
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
+    // Native path: how long a source that streams small writes is held so they go on together (µs).
+    coalesce_us: z.number().int().min(0).max(maxCoalesceUs).default(500),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     }).prefault({}),

@@ -91,14 +91,15 @@ export class Supervisor {
     return { clients, total };
   }
 
-  /** The splice data path of every listening worker, summed (pairs forwarding, pipes pooled and in use). */
+  /** The splice data path of every listening worker, summed (pairs forwarding, pipes pooled and in use, holds). */
   async datapathStats(): Promise<DatapathStats> {
-    const sum: DatapathStats = { pairs: 0, pipesPooled: 0, pipesInUse: 0 };
+    const sum: DatapathStats = { pairs: 0, pipesPooled: 0, pipesInUse: 0, holds: 0 };
     for (const a of await this.#askAll({ type: 'datapath-stats' })) {
       if (a?.type !== 'datapath-stats') continue;
       sum.pairs += a.stats.pairs;
       sum.pipesPooled += a.stats.pipesPooled;
       sum.pipesInUse += a.stats.pipesInUse;
+      sum.holds += a.stats.holds;
     }
     return sum;
   }

@@ -136,6 +136,15 @@ test('sticky.ttl: whole seconds from 1s to 365d (pins age as an int32 count of s
   assert.is(resolveConfig({ brokers, sticky: { ttl: '1s' } }).sticky.ttlSec, 1);
 });
 
+test('coalesce_us: 500 by default, 0 turns coalescing off, whole microseconds up to 10000', () => {
+  assert.is(resolveConfig({ brokers }).coalesceUs, 500);
+  assert.is(resolveConfig({ brokers, coalesce_us: 0 }).coalesceUs, 0);
+  assert.is(resolveConfig({ brokers, coalesce_us: 10_000 }).coalesceUs, 10_000);
+  assert.match(messageOf({ coalesce_us: 10_001 }), /coalesce_us/);
+  assert.match(messageOf({ coalesce_us: -1 }), /coalesce_us/);
+  assert.match(messageOf({ coalesce_us: 2.5 }), /coalesce_us/);
+});
+
 test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
   const m = messageOf({ listeners: [{ bind: '127.0.0.1:1883' }, { bind: ':0' }], admin: { bind: '127.0.0.1:0' }, brokers: [{ name: 'a', address: '127.0.0.1:0' }] });
   assert.match(m, /listeners\[1\]\.bind: port 0 would make each worker thread listen on a different random port: give a fixed port 1-65535/);
