@@ -32,7 +32,7 @@ export type ResolvedConfig = {
   admin: { bind: ListenEndpoint } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';
-  /** Native path: a source streaming small writes is read at most this often (0 = every write at once). */
+  /** Native path: a source streaming small writes is held at most this long, in µs (0 = never held). */
   coalesceUs: number;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 };
