@@ -127,12 +127,18 @@ static void maybe_hold(conn_t *c, int d) {
   state_t *st = c->st;
   dir_t *x = &c->dir[d];
   if (st->hold_ns == 0 || x->held) return;
-  uint64_t now = monotonic_ns(), other = c->dir[1 - d].moved;
-  // Streaming: the previous read was moments ago and the other side sent nothing since (an answer means
-  // somebody may be waiting on these bytes: holding them would add the delay to every round trip).
-  int streaming = x->read_ns != 0 && now - x->read_ns < st->hold_ns && other == x->other_moved;
+  uint64_t other = c->dir[1 - d].moved;
+  if (other != x->other_moved) {
+    // The other side sent something since the last read: an answer, so somebody may be waiting on these
+    // bytes (holding them would add the delay to every round trip). No clock read: this read starts over.
+    x->other_moved = other;
+    x->read_ns = 0;
+    return;
+  }
+  // Streaming: the previous read was moments ago, with nothing back since.
+  uint64_t now = monotonic_ns();
+  int streaming = x->read_ns != 0 && now - x->read_ns < st->hold_ns;
   x->read_ns = now;
-  x->other_moved = other;
   if (!streaming) return;
   int lowat = kHoldBytes;
   if (setsockopt(c->fd[d], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) != 0) return;
@@ -356,12 +362,7 @@ void pump_hold_tick(state_t *st) {
   st->hold_armed = 0;
   link_t due;  // this tick's entries (a source held during it goes on st->held, for the next tick)
   list_init(&due);
-  if (!list_empty(&st->held)) {
-    due.next = st->held.next;
-    due.prev = st->held.prev;
-    due.next->prev = due.prev->next = &due;
-    list_init(&st->held);
-  }
+  list_take_all(&due, &st->held);
   while (!list_empty(&due)) {
     conn_t *c = container_of(due.next, conn_t, hold_link);
     list_remove(&c->hold_link);

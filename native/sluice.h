@@ -24,6 +24,10 @@ typedef struct link { struct link *prev, *next; } link_t;
 static inline void list_init(link_t *h) { h->prev = h->next = h; }
 static inline int list_empty(const link_t *h) { return h->next == h; }
 static inline void list_push(link_t *h, link_t *n) { n->next = h; n->prev = h->prev; h->prev->next = n; h->prev = n; }
+static inline void list_take_all(link_t *dst, link_t *src) {  // dst (empty) gets src's entries; src is left empty
+  if (list_empty(src)) return;
+  dst->next = src->next; dst->prev = src->prev; dst->next->prev = dst->prev->next = dst; list_init(src);
+}
 static inline void list_remove(link_t *n) { n->prev->next = n->next; n->next->prev = n->prev; list_init(n); }
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
