@@ -225,6 +225,7 @@ static napi_value js_want(napi_env env, napi_callback_info info) {
   if (c == NULL || c->phase != kPhaseReading) return errno_value(env, ENOTCONN);
   // Asked for no more than it has (it judged all it got): the next byte is what can change a verdict.
   c->want = (uint64_t)bytes > c->in_len ? (uint32_t)bytes : c->in_len + 1;
+  engine_rearm_client(c);
   return NULL;
 }
 

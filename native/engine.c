@@ -214,45 +214,83 @@ static int socket_error(int fd, int fallback) {
 
 // ---- the CONNECT phase --------------------------------------------------------------------------------
 
-/** Reads what the client sent; tells JS once as many bytes are in as it asked for. */
-static void read_connect(conn_t *c) {
+/** Tells JS what the client has sent so far; nothing more until it answers (want, refuse or connect). */
+static void deliver_connect(conn_t *c) {
+  c->want = UINT32_MAX;
+  engine_emit(c->st, kEvData, c->slot, c->in_len, 0, 0, 0, c->in, c->in_len);
+}
+
+/** Reads what the client sent (until the socket is empty: its fd is edge-triggered); tells JS once as
+ *  many bytes are in as it asked for. `events` has EPOLLRDHUP when the client's FIN is in: no edge
+ *  will follow it, so it is remembered (unread) for whoever reads this socket next. */
+static void read_connect(conn_t *c, uint32_t events) {
   state_t *st = c->st;
-  uint32_t room = st->max_in - c->in_len;
-  if (room == 0) {
-    conn_interest(c, kClient, 0);  // JS decides before this can happen; never read without bound
-    return;
-  }
-  ssize_t n = recv(c->fd[kClient], st->scratch, room < kScratchBytes ? room : kScratchBytes, MSG_DONTWAIT);
-  if (n > 0) {
-    uint32_t need = c->in_len + (uint32_t)n;
-    if (need > c->in_cap) {
-      // Grows with what arrived (doubling), never past max_in: memory follows the bytes, not the announce.
-      uint32_t cap = c->in_cap ? c->in_cap * 2 : 256;
-      if (cap < need) cap = need;
-      if (cap > st->max_in) cap = st->max_in;
-      uint8_t *grown = realloc(c->in, cap);
-      if (grown == NULL) {
-        engine_emit(st, kEvResetEarly, c->slot, ENOMEM, 0, 0, 0, NULL, 0);
-        conn_free(c);
+  c->unread = (events & EPOLLRDHUP) != 0;
+  for (;;) {
+    uint32_t room = st->max_in - c->in_len;
+    if (room == 0) {
+      conn_interest(c, kClient, 0);  // JS decides before this can happen; never read without bound
+      return;
+    }
+    size_t ask = room < kScratchBytes ? room : kScratchBytes;
+    ssize_t n = recv(c->fd[kClient], st->scratch, ask, MSG_DONTWAIT);
+    if (n > 0) {
+      uint32_t need = c->in_len + (uint32_t)n;
+      if (need > c->in_cap) {
+        // Grows with what arrived (doubling), never past max_in: memory follows the bytes, not the announce.
+        uint32_t cap = c->in_cap ? c->in_cap * 2 : 256;
+        if (cap < need) cap = need;
+        if (cap > st->max_in) cap = st->max_in;
+        uint8_t *grown = realloc(c->in, cap);
+        if (grown == NULL) {
+          engine_emit(st, kEvResetEarly, c->slot, ENOMEM, 0, 0, 0, NULL, 0);
+          conn_free(c);
+          return;
+        }
+        c->in = grown;
+        c->in_cap = cap;
+      }
+      memcpy(c->in + c->in_len, st->scratch, (size_t)n);
+      c->in_len = need;
+      if ((size_t)n < ask) {
+        // A short read emptied the socket: the next bytes bring a new edge. With the FIN in and nothing
+        // for JS yet, the next read is that FIN (no edge would bring it).
+        if (c->in_len >= c->want) deliver_connect(c);
+        else if (c->unread) continue;
         return;
       }
-      c->in = grown;
-      c->in_cap = cap;
+      if (c->in_len >= c->want) {
+        // JS judges these bytes first; what may still wait in the socket is read once it asks for more
+        // (js_want re-arms the fd), so the bytes JS saw are the bytes it answers about.
+        deliver_connect(c);
+        c->unread = 1;
+        return;
+      }
+    } else if (n == 0) {
+      // FIN before JS judged the CONNECT whole: nothing will complete it.
+      engine_emit(st, kEvEndedEarly, c->slot, c->in_len, 0, 0, 0, NULL, 0);
+      conn_free(c);
+      return;
+    } else if (errno == EINTR) {
+      continue;
+    } else {
+      if (errno != EAGAIN) {
+        engine_emit(st, kEvResetEarly, c->slot, errno, 0, 0, 0, NULL, 0);
+        conn_free(c);
+      }
+      return;
     }
-    memcpy(c->in + c->in_len, st->scratch, (size_t)n);
-    c->in_len = need;
-    if (c->in_len >= c->want) {
-      c->want = UINT32_MAX;  // until JS answers (want, refuse or connect)
-      engine_emit(st, kEvData, c->slot, c->in_len, 0, 0, 0, c->in, c->in_len);
-    }
-  } else if (n == 0) {
-    // FIN before JS judged the CONNECT whole: nothing will complete it.
-    engine_emit(st, kEvEndedEarly, c->slot, c->in_len, 0, 0, 0, NULL, 0);
-    conn_free(c);
-  } else if (errno != EAGAIN && errno != EINTR) {
-    engine_emit(st, kEvResetEarly, c->slot, errno, 0, 0, 0, NULL, 0);
-    conn_free(c);
   }
+}
+
+/** Re-arms the client's edge (EPOLL_CTL_MOD reports it readable now if bytes or a FIN wait): JS asked
+ *  for more after a CONNECT-phase read that left something in the socket. */
+void engine_rearm_client(conn_t *c) {
+  if (!c->unread) return;
+  c->unread = 0;
+  uint32_t events = c->events[kClient];
+  c->events[kClient] = UINT32_MAX;
+  if (conn_interest(c, kClient, events) != 0) c->events[kClient] = events;
 }
 
 static void on_accept(state_t *st, int index) {
@@ -279,8 +317,9 @@ static void on_accept(state_t *st, int index) {
     }
     c->fd[kClient] = fd;
     c->phase = kPhaseReading;
-    // EPOLLRDHUP from the start: the pump asks for it too, so forwarding needs no epoll_ctl for the client.
-    if (conn_interest(c, kClient, EPOLLIN | EPOLLRDHUP) != 0) {
+    // Edge-triggered, with EPOLLRDHUP, from the start: the pump asks for the same, so forwarding needs no
+    // epoll_ctl for the client.
+    if (conn_interest(c, kClient, EPOLLIN | EPOLLRDHUP | EPOLLET) != 0) {
       conn_free(c);
       continue;
     }
@@ -332,7 +371,7 @@ static void conn_on_event(conn_t *c, int side, uint32_t events) {
         engine_emit(c->st, kEvResetEarly, c->slot, socket_error(c->fd[kClient], ECONNRESET), 0, 0, 0, NULL, 0);
         conn_free(c);
       } else {
-        read_connect(c);
+        read_connect(c, events);
       }
       return;
     case kPhaseConnecting:

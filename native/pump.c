@@ -6,7 +6,15 @@
 // splice(2), inside the kernel (HAProxy's splice-auto idea). Bytes a destination cannot take yet wait
 // in the direction (userspace remainder or pipe), and the source is not read again until they are gone
 // (backpressure: nothing is buffered without bound). Order is kept: a direction holds bytes in at most
-// one of the two places. Polling is level-triggered, so what is left wakes us again.
+// one of the two places.
+//
+// Polling is edge-triggered (EPOLLET): a source is read until a short read or EAGAIN, so nothing is left
+// that a new edge would not announce. Level-triggered, every event costs a second poll of its socket
+// (epoll puts it back on the ready list), and the worker's loop, polling the engine's epoll fd, walks that
+// list once more (measured on the bench's iot workload: Sluice's CPU per message against c-splice went
+// from 1.16x to 1.08x with edges). Where the
+// pump stops with bytes still in a socket (the round limit below), it re-arms the fd (EPOLL_CTL_MOD
+// reports what is ready now); a change of interest re-arms as well.
 //
 // Coalescing: a source that streams small writes (a small read moments after the previous one, with
 // nothing coming back in between) is held: its socket is read once kHoldBytes are in or at the next
@@ -31,6 +39,8 @@
 #define kCopyBytes (16 * 1024)
 // A held source is read once this much is in (or at the tick): the batch coalescing aims for.
 #define kHoldBytes (64 * 1024)
+// An interest no fd has: conn_interest sees a change and re-registers (EPOLL_CTL_MOD re-arms the edge).
+#define kRearm UINT32_MAX
 
 // ---- pipe pool ----------------------------------------------------------------------------------------
 
@@ -265,6 +275,9 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
       return errno;
     }
   }
+  // The round limit: the source may hold more, and no new edge would say so. Re-arm both fds (their next
+  // update_interest does EPOLL_CTL_MOD), so the next wake-up goes on where this one stopped.
+  c->events[0] = c->events[1] = kRearm;
 done:
   // An idle direction holds no pipe: it takes one again for the next bulk transfer.
   if (x->queued == 0 && x->pipe.rd >= 0) pipe_give(st, &x->pipe);
@@ -283,7 +296,7 @@ done:
 static int update_interest(conn_t *c) {
   for (int s = 0; s < 2; s++) {
     dir_t *out = &c->dir[s], *in = &c->dir[1 - s];
-    uint32_t ev = 0;
+    uint32_t ev = EPOLLET;
     if (!out->eof && out->queued == 0 && out->pend == NULL) ev |= EPOLLIN | EPOLLRDHUP;
     if (in->queued > 0 || in->pend != NULL) ev |= EPOLLOUT;
     int e = conn_interest(c, s, ev);
@@ -313,6 +326,12 @@ void pair_start(conn_t *c) {
     c->in = NULL;
   }
   c->in_len = c->in_cap = 0;
+  // The CONNECT phase left something in the client's socket (its last read filled the buffer, or the
+  // FIN is in): only a re-armed edge would say so.
+  if (c->unread) {
+    c->unread = 0;
+    c->events[kClient] = kRearm;
+  }
   // Write the CONNECT out now; reads wait for readiness (a read now would mostly answer EAGAIN: the
   // client waits for its CONNACK, the broker has not answered yet).
   int side = kClient;

@@ -3,7 +3,7 @@
 // Linux only. One thread, one epoll loop, as one Sluice worker: each accepted client gets the next
 // backend round-robin (a non-blocking connect), then the pair is handed to the very pump the addon
 // uses (copy through a scratch buffer for small reads, splice(2) through pooled pipes for bulk ones,
-// level-triggered interest, half-close passed on). No MQTT parsing and no Node: the bench's c-splice
+// edge-triggered interest, half-close passed on). No MQTT parsing and no Node: the bench's c-splice
 // row is Sluice's pump alone, so the difference to sluice-splice is what Node and the CONNECT phase cost.
 //
 // The pump's types are in native/sluice.h, beside the engine's Node-API fields: this program includes
