@@ -12,9 +12,8 @@
 // that a new edge would not announce. Level-triggered, every event costs a second poll of its socket
 // (epoll puts it back on the ready list), and the worker's loop, polling the engine's epoll fd, walks that
 // list once more (measured on the bench's iot workload: Sluice's CPU per message against c-splice went
-// from 1.16x to 1.08x with edges). Where the
-// pump stops with bytes still in a socket (the round limit below), it re-arms the fd (EPOLL_CTL_MOD
-// reports what is ready now); a change of interest re-arms as well.
+// from 1.16x to 1.08x with edges). Where the pump stops with bytes still in a socket (the round limit
+// below), it re-arms the fd (EPOLL_CTL_MOD reports what is ready now); a change of interest re-arms too.
 //
 // Coalescing: a source that streams small writes (a small read moments after the previous one, with
 // nothing coming back in between) is held: its socket is read once kHoldBytes are in or at the next

@@ -12,7 +12,10 @@ let sluice: SluiceProcess;
 
 test.before(async () => {
   broker = await startEchoBroker();
-  sluice = await startSluice({ workers: 2, brokers: [{ name: 'echo', address: `127.0.0.1:${broker.port}` }], log: { level: 'warn' } });
+  sluice = await startSluice({
+    workers: 2, brokers: [{ name: 'echo', address: `127.0.0.1:${broker.port}` }], log: { level: 'warn' },
+    limits: { max_connect_size: '1MiB' },
+  });
 });
 test.after(async () => {
   await sluice?.stop();
@@ -61,6 +64,21 @@ test('16 MiB of random bytes each way arrive exactly (sha256), with CONNECT and 
   assert.equal([...data.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00]);
   assert.is(sha(data.subarray(4)), sha(payload));
   s.destroy();
+});
+
+test('a 120 KB CONNECT (more than one read of the engine) with bytes and FIN behind it in one write: all forwarded', async () => {
+  // The CONNECT phase stops reading once JS has bytes to judge; what is left in the socket (the rest of
+  // the CONNECT, the bytes behind it, the FIN) must still come through, with no new segment to say so.
+  const s = await open();
+  const big = connectBytes({ clientId: 'big-connect', username: 'u'.repeat(60_000), password: 'p'.repeat(60_000) });
+  assert.ok(big.length > 64 * 1024, `${big.length} bytes`);
+  const after = randomBytes(100_000);
+  const reading = readBytes(s, 4 + after.length + 1);
+  s.end(Buffer.concat([big, after]));
+  const { data, ended } = await reading;
+  assert.equal([...data.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00], 'CONNACK');
+  assert.is(sha(data.subarray(4)), sha(after), 'the bytes behind the CONNECT, echoed');
+  assert.ok(ended, 'the FIN went through and came back');
 });
 
 test('half-close: the client FIN reaches the broker, and the broker can still answer', async () => {
