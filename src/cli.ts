@@ -9,6 +9,7 @@ import type { ResolvedConfig } from './config/resolved.ts';
 import { SluiceError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { runSluice } from './primary/run.ts';
+import { loadTlsMaterial } from './tls/material.ts';
 import { chooseDemoEngine, findMosquitto, servedProtocols } from './demo/engine.ts';
 
 const help = `sluice: MQTT-aware sticky load balancer for MQTT broker clusters
@@ -43,22 +44,26 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let config: ResolvedConfig;
+  let tls: ReturnType<typeof loadTlsMaterial>;
   try {
     const source = values.config ?? 'embedded default config';
     config = values.config ? loadConfigFile(values.config) : parseConfigText(embeddedConfigText, source);
     // Names become IPs here, once, so every worker binds the same address and duplicates are caught.
     config = await resolveListenerAddresses(config, source);
+    // Certificates and keys are read and checked before anything starts: a bad file is a config error.
+    tls = loadTlsMaterial(config, source);
   } catch (err) {
     if (err instanceof SluiceError) { process.stderr.write(`sluice: ${err.code}: ${err.message}\n`); return 2; }
     throw err;
   }
 
-  if (command === 'check') { process.stdout.write(describe(config, values.config ?? 'embedded default')); return 0; }
+  if (command === 'check') { process.stdout.write(describe(config, values.config ?? 'embedded default', tls)); return 0; }
 
   const log = createLogger(config.log.level);
+  for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log);
+    running = await runSluice(config, log, tls.material);
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');
@@ -74,14 +79,21 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** What `sluice check` prints: the resolved plan, in words an operator can read. */
-function describe(c: ResolvedConfig, source: string): string {
+function describe(c: ResolvedConfig, source: string, tls: ReturnType<typeof loadTlsMaterial>): string {
   const lines = [
     `config ${source}: OK`,
     `workers: ${c.workers} (each listens with reusePort)`,
-    ...c.listeners.map((l) => {
+    ...c.listeners.flatMap((l, i) => {
       const where = describeListenHost(l.bind); // the IP a name resolved to, or what a wildcard covers
-      return l.bind.address.includes(where) ? `listen: ${l.bind.address}` : `listen: ${l.bind.address} (${where})`;
+      const listen = `listen: ${l.protocol} ${l.bind.address}${l.bind.address.includes(where) ? '' : ` (${where})`}`;
+      const m = tls.material[i];
+      if (!m) return [listen];
+      return [
+        `${listen}, TLS ${m.minVersion}+, client certificates ${m.clientAuth}${m.alpn ? `, ALPN ${m.alpn.join(',')}` : ''}`,
+        ...m.pairs.map((p, k) => `  certificate${k === 0 ? ' (default)' : ''}: ${p.certFile}: ${p.subject}, for ${p.names.join(', ') || '(no names)'}, valid until ${new Date(p.notAfterMs).toISOString()}`),
+      ];
     }),
+    ...tls.warnings.map((w) => `warning: ${w.listener} ${w.certFile}: ${w.msg}`),
     c.demo ? describeDemo(c.demo) : '',
     ...c.brokers.map((b) => `broker ${b.name}: ${b.address} weight ${b.weight}${b.weight === 0 ? ' (drained: never chosen)' : ''}`),
     `balance: ${c.balance.strategy}, key = first non-empty of [${c.balance.key.join(', ')}]` +

@@ -2,6 +2,7 @@
 // and the records they exchange. Both sides import this; it lives under src/ because src/ never imports
 // from workers/.
 import type { ResolvedConfig } from './config/resolved.ts';
+import type { TlsMaterial } from './tls/material.ts';
 
 /** What the admin endpoint shows about a forwarded client. */
 export type ClientRecord = {
@@ -19,6 +20,8 @@ export type WorkerData = {
   workerId: number;
   config: ResolvedConfig;
   epochMs: number; // the primary's clock origin for shared timestamps
+  /** Per listener (same index as config.listeners): certificates and keys of a TLS listener, else undefined. */
+  tls: (TlsMaterial | undefined)[];
   shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer };
 };
 

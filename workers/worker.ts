@@ -1,5 +1,5 @@
-// Worker thread entry: listens with reusePort on every configured address and serves client connections,
-// with the native engine (plain TCP on Linux) or Node sockets (the JS data path).
+// Worker thread entry: listens with reusePort on every configured address and serves client connections:
+// plain TCP with the native engine (Linux) or Node sockets (the JS data path), TLS with Node's TLS server.
 import { createServer, isIP, type Server } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -15,6 +15,7 @@ import { WorkerShares } from '../src/limits/worker-shares.ts';
 import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
+import { createTlsListener } from './tls-source.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { splice } from './splice-addon.ts';
@@ -105,8 +106,8 @@ const post = (m: FromWorker) => port.postMessage(m);
 
 async function listenAll(): Promise<void> {
   const addresses: string[] = [];
-  for (const l of config.listeners) {
-    if (native) {
+  for (const [i, l] of config.listeners.entries()) {
+    if (native && l.protocol === 'mqtt') {
       // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
       const failure = native.listen(l.bind.host, l.bind.port);
       if (failure !== undefined) {
@@ -117,7 +118,9 @@ async function listenAll(): Promise<void> {
       continue;
     }
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
+    const server = l.protocol === 'mqtts'
+      ? createTlsListener(data.tls[i]!, ctx)
+      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {
       await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,6 @@
 // Loads a config file (YAML), validates it, and resolves it to the units the code uses.
 import { isUtf8 } from 'node:buffer';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { configError, SluiceError } from '../errors.ts';
@@ -7,7 +8,7 @@ import { configSchema } from './schema.ts';
 import type { BrokerConfig, ResolvedConfig } from './resolved.ts';
 
 /** Validates a parsed YAML/JSON value; throws SLUICE_ERR_CONFIG listing every bad key path and why. */
-export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig {
+export function resolveConfig(input: unknown, source = 'config', baseDir = process.cwd()): ResolvedConfig {
   const parsed = configSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
@@ -25,7 +26,18 @@ export function resolveConfig(input: unknown, source = 'config'): ResolvedConfig
   const maxPending = c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10));
   return {
     workers: c.workers,
-    listeners: c.listeners.map((l) => ({ bind: l.bind })),
+    listeners: c.listeners.map((l) => ({
+      bind: l.bind,
+      protocol: l.protocol,
+      tls: l.tls && {
+        pairs: l.tls.cert.map((cert, i) => ({ cert: resolvePath(baseDir, cert), key: resolvePath(baseDir, l.tls!.key[i]) })),
+        ca: l.tls.ca === undefined ? undefined : resolvePath(baseDir, l.tls.ca),
+        clientAuth: l.tls.client_auth,
+        minVersion: l.tls.min_version,
+        alpn: l.tls.alpn,
+        handshakeTimeoutMs: l.tls.handshake_timeout,
+      },
+    })),
     brokers,
     demo,
     balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound },
@@ -54,7 +66,8 @@ export const maxYamlAliasCount = 100;
 
 /** Reads and validates a YAML config file; YAML syntax errors carry line and column. */
 export function loadConfigFile(path: string): ResolvedConfig {
-  return parseConfigText(readConfigText(path), path);
+  // File paths in the config (TLS certificates and keys) are relative to the config file.
+  return parseConfigText(readConfigText(path), path, dirname(resolvePath(path)));
 }
 
 /** Reads a config file as UTF-8 text: at most maxConfigBytes, no NUL bytes, valid UTF-8. */
@@ -106,7 +119,7 @@ export function decodeConfigText(bytes: Uint8Array, source: string): string {
 }
 
 /** YAML text -> ResolvedConfig. Whatever the text, the only error that leaves is SLUICE_ERR_CONFIG. */
-export function parseConfigText(text: string, source: string): ResolvedConfig {
+export function parseConfigText(text: string, source: string, baseDir = process.cwd()): ResolvedConfig {
   try {
     // logLevel error: a warning is an error here (listed below), never a line on stderr.
     const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
@@ -123,7 +136,7 @@ export function parseConfigText(text: string, source: string): ResolvedConfig {
       }
       throw err;
     }
-    return resolveConfig(value, source);
+    return resolveConfig(value, source, baseDir);
   } catch (err) {
     if (err instanceof SluiceError) throw err;
     // Anything else the YAML library (or a value it built) throws: still a bad file, not a crash.

@@ -11,9 +11,21 @@ export type BrokerConfig = Endpoint & { name: string; weight: number };
  */
 export type ListenEndpoint = { address: string; host: string | undefined; port: number };
 
+/** A TLS listener's settings as written (file paths, resolved against the config file's directory). */
+export type TlsListenerConfig = {
+  pairs: { cert: string; key: string }[]; // the first is the default; the others are chosen by SNI
+  ca: string | undefined;
+  clientAuth: 'none' | 'optional' | 'required';
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  alpn: string[] | undefined;
+  handshakeTimeoutMs: number;
+};
+
+export type ListenerConfig = { bind: ListenEndpoint; protocol: 'mqtt' | 'mqtts'; tls: TlsListenerConfig | undefined };
+
 export type ResolvedConfig = {
   workers: number;
-  listeners: { bind: ListenEndpoint }[];
+  listeners: ListenerConfig[];
   brokers: BrokerConfig[];
   /** Demo brokers take firstPort, firstPort + 1, ...; the engine is chosen at start (src/demo/engine.ts). */
   demo: { brokers: number; host: string; firstPort: number; engine: DemoEngineChoice } | undefined;

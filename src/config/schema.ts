@@ -83,7 +83,39 @@ const brokerAddress = z.string().transform((v, ctx) => {
   return { address: v, host: hp.host ?? '', port: hp.port };
 });
 
-const listener = z.strictObject({ bind: listenAddress('would make each worker thread listen on a different random port') });
+export const listenerProtocols = ['mqtt', 'mqtts'] as const;
+export const clientAuthModes = ['none', 'optional', 'required'] as const;
+export const tlsVersions = ['TLSv1.2', 'TLSv1.3'] as const;
+
+/** A file path, or a list of them (several certificate/key pairs, chosen by SNI). */
+const pathOrPaths = z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(64)])
+  .transform((v) => (typeof v === 'string' ? [v] : v));
+
+const tls = z.strictObject({
+  cert: pathOrPaths,
+  key: pathOrPaths,
+  ca: z.string().min(1).optional(),
+  client_auth: z.enum(clientAuthModes).default('none'),
+  min_version: z.enum(tlsVersions).default('TLSv1.2'),
+  alpn: z.array(z.string().min(1).max(255)).max(16).optional(),
+  handshake_timeout: timerDuration.default(10_000),
+}).superRefine((t, ctx) => {
+  if (t.cert.length !== t.key.length) {
+    ctx.addIssue({ code: 'custom', path: ['key'], message: `${t.cert.length} cert file(s) but ${t.key.length} key file(s): give one key per certificate, in the same order` });
+  }
+  if (t.client_auth !== 'none' && t.ca === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['ca'], message: `client_auth: ${t.client_auth} needs ca: the CA file client certificates are checked against` });
+  }
+});
+
+const listener = z.strictObject({
+  bind: listenAddress('would make each worker thread listen on a different random port'),
+  protocol: z.enum(listenerProtocols).default('mqtt'),
+  tls: tls.optional(),
+}).superRefine((l, ctx) => {
+  if (l.protocol === 'mqtts' && !l.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'protocol mqtts needs tls: { cert, key }' });
+  if (l.protocol === 'mqtt' && l.tls) ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'tls: is set but protocol is mqtt (plain TCP): use protocol: mqtts, or remove tls:' });
+});
 
 const workersMessage = `must be a whole number from 1 to ${maxWorkers}, or "auto"`;
 const workers = z.union([z.literal('auto'), z.number()], { error: (i) => `${workersMessage} (got ${showValue(i.input)})` })
@@ -103,7 +135,7 @@ const broker = z.strictObject({
 export const configSchema = z
   .strictObject({
     workers: workers.default(1),
-    listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 } }]),
+    listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 }, protocol: 'mqtt' }]),
     brokers: z.array(broker).max(maxBrokers).default([]),
     demo: z.strictObject({
       brokers: z.number().int().min(1).max(16).default(3),

@@ -30,6 +30,11 @@ export const counterNames = [
   'refused_internal_error',
   'connections_dropped_worker_exit',
   'broker_connect_failures',
+  // TLS listeners: handshakes completed, failed (bad or no TLS), timed out, client certificate refused.
+  'tls_handshakes',
+  'tls_handshake_failed',
+  'tls_handshake_timeout',
+  'tls_client_cert_rejected',
   'sticky_hits',
   'sticky_misses',
   'sticky_stale',

@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
+import type { TlsMaterial } from '../tls/material.ts';
 import { BrokerTable } from '../brokers/broker-table.ts';
 import { MAX_BROKERS } from '../brokers/layout.ts';
 import { StickyTable } from '../sticky/table.ts';
@@ -22,7 +23,8 @@ const shutdownGraceMs = 5000;
 
 export type Running = { stop(): Promise<void> };
 
-export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Running> {
+/** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
+export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[]): Promise<Running> {
   // First: no other process may serve our addresses (SO_REUSEPORT would let it share them).
   const claim = await claimListenAddresses(config.listeners.map((l) => l.bind));
   const epochMs = Date.now();
@@ -61,7 +63,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
     if (dropped > 0) counters.add('connections_dropped_worker_exit', dropped);
     return dropped;
   };
-  const supervisor = new Supervisor(config, log, shared, epochMs, releaseWorker);
+  const supervisor = new Supervisor(config, log, shared, epochMs, releaseWorker, tls);
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
@@ -82,7 +84,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger): Promise<Ru
   sweeper.unref();
 
   log.info({
-    listeners: config.listeners.map((l) => l.bind.address), workers: config.workers,
+    listeners: config.listeners.map((l) => (l.protocol === 'mqtt' ? l.bind.address : `${l.protocol}://${l.bind.address}`)), workers: config.workers,
     brokers: config.brokers.map((b) => `${b.name}=${b.address}`), strategy: config.balance.strategy,
   }, 'sluice ready');
 

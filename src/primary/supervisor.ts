@@ -41,6 +41,7 @@ export type ReleaseWorker = (workerId: number) => number;
 
 export class Supervisor {
   readonly #config: ResolvedConfig;
+  readonly #tls: WorkerData['tls'];
   readonly #releaseWorker: ReleaseWorker;
   readonly #log: Logger;
   readonly #shared: WorkerData['shared'];
@@ -51,8 +52,9 @@ export class Supervisor {
   #stopping = false;
   #gc: (() => void) | undefined;
 
-  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker) {
+  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker, tls: WorkerData['tls']) {
     this.#config = config;
+    this.#tls = tls;
     this.#releaseWorker = releaseWorker;
     this.#log = log;
     this.#shared = shared;
@@ -158,7 +160,7 @@ export class Supervisor {
 
   #spawn(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared };
+      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared, tls: this.#tls };
       const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}`, resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb } });
       slot.worker = worker;
       slot.state = 'starting';

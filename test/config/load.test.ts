@@ -145,6 +145,23 @@ test('coalesce_us: 500 by default, 0 turns coalescing off, whole microseconds up
   assert.match(messageOf({ coalesce_us: 2.5 }), /coalesce_us/);
 });
 
+test('listeners: protocol mqtt by default; mqtts needs tls with one key per certificate, and a CA to ask for client certificates', () => {
+  assert.is(resolveConfig({ brokers }).listeners[0].protocol, 'mqtt');
+  const tls = resolveConfig({ brokers, listeners: [{ bind: '127.0.0.1:8883', protocol: 'mqtts', tls: { cert: 's.pem', key: 's.key' } }] }, 'w.yaml', '/etc/sluice').listeners[0].tls!;
+  assert.equal(tls.pairs, [{ cert: '/etc/sluice/s.pem', key: '/etc/sluice/s.key' }], 'paths are relative to the config file');
+  assert.equal([tls.clientAuth, tls.minVersion, tls.alpn, tls.handshakeTimeoutMs], ['none', 'TLSv1.2', undefined, 10_000]);
+  const two = resolveConfig({ brokers, listeners: [{ bind: ':8883', protocol: 'mqtts', tls: { cert: ['/a.pem', '/b.pem'], key: ['/a.key', '/b.key'], ca: '/ca.pem', client_auth: 'required', min_version: 'TLSv1.3', alpn: ['mqtt'], handshake_timeout: '3s' } }] }).listeners[0].tls!;
+  assert.equal(two, { pairs: [{ cert: '/a.pem', key: '/a.key' }, { cert: '/b.pem', key: '/b.key' }], ca: '/ca.pem', clientAuth: 'required', minVersion: 'TLSv1.3', alpn: ['mqtt'], handshakeTimeoutMs: 3000 });
+  const l = (x: Record<string, unknown>) => messageOf({ listeners: [{ bind: '127.0.0.1:8883', ...x }] });
+  assert.match(l({ protocol: 'mqtts' }), /listeners\[0\]\.tls: protocol mqtts needs tls: \{ cert, key \}/);
+  assert.match(l({ tls: { cert: 'a', key: 'b' } }), /listeners\[0\]\.protocol: tls: is set but protocol is mqtt/);
+  assert.match(l({ protocol: 'mqtts', tls: { cert: ['a', 'b'], key: 'k' } }), /listeners\[0\]\.tls\.key: 2 cert file\(s\) but 1 key file\(s\)/);
+  assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', client_auth: 'optional' } }), /listeners\[0\]\.tls\.ca: client_auth: optional needs ca/);
+  assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', min_version: 'TLSv1.1' } }), /listeners\[0\]\.tls\.min_version/);
+  assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', passphrase: 'x' } }), /listeners\[0\]\.tls/);
+  assert.match(l({ protocol: 'ws' }), /listeners\[0\]\.protocol/);
+});
+
 test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
   const m = messageOf({ listeners: [{ bind: '127.0.0.1:1883' }, { bind: ':0' }], admin: { bind: '127.0.0.1:0' }, brokers: [{ name: 'a', address: '127.0.0.1:0' }] });
   assert.match(m, /listeners\[1\]\.bind: port 0 would make each worker thread listen on a different random port: give a fixed port 1-65535/);
