@@ -30,10 +30,14 @@ type Phase = 'connect' | 'placing' | 'refused' | 'forwarding' | 'closed';
 
 let nextConnectionId = 1;
 
+/** What a TLS listener knows of a client before its CONNECT: its certificate's CN, and whether the
+ *  client id must equal it (client_id_must_match). */
+export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean };
+
 /** The listener's connection callback. */
-export function acceptClient(socket: Socket, ctx: WorkerContext): void {
+export function acceptClient(socket: Socket, ctx: WorkerContext, identity?: ClientIdentity): void {
   // The constructor registers the connection where it lives (socket, pending list); nothing to keep here.
-  new ClientConnection(socket as ClientSocket, ctx);
+  new ClientConnection(socket as ClientSocket, ctx, identity);
 }
 
 class ClientConnection implements DeadlineEntry {
@@ -47,9 +51,11 @@ class ClientConnection implements DeadlineEntry {
   phase: Phase = 'connect';
   reader: ConnectReader | undefined;
   admitted = false; // holds a max_connections slot
+  readonly identity: ClientIdentity | undefined;
 
-  constructor(socket: ClientSocket, ctx: WorkerContext) {
+  constructor(socket: ClientSocket, ctx: WorkerContext, identity: ClientIdentity | undefined) {
     this.id = nextConnectionId++;
+    this.identity = identity;
     this.socket = socket;
     this.ctx = ctx;
     this.acceptedMs = Date.now();
@@ -206,6 +212,10 @@ class ClientConnection implements DeadlineEntry {
 
   admit(connect: ConnectInfo, bytes: Buffer): void {
     this.endConnectPhase('placing');
+    if (this.identity?.mustMatchCn && connect.clientId !== this.identity.certCn) {
+      return this.refuse('client-id-rejected', connect.protocolLevel, undefined, 'refused_client_id_mismatch',
+        'client id is not the client certificate\'s CN (client_id_must_match)', { clientId: connect.clientId, certCn: this.identity.certCn });
+    }
     const verdict = this.ctx.admission.admit(Date.now());
     if (verdict === 'max-connections') {
       return this.refuse('quota-exceeded', connect.protocolLevel, undefined, 'refused_max_connections', 'limits.max_connections reached', { clientId: connect.clientId });
@@ -220,7 +230,7 @@ class ClientConnection implements DeadlineEntry {
   async place(connect: ConnectInfo, bytes: Buffer): Promise<void> {
     let attempt: PlacementAttempt;
     try {
-      attempt = new PlacementAttempt(this.ctx, this.id, connect, () => this.socket.remoteAddress);
+      attempt = new PlacementAttempt(this.ctx, this.id, connect, () => this.socket.remoteAddress, this.identity?.certCn);
     } catch (err) {
       return this.internalError(err, connect);
     }

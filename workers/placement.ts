@@ -29,11 +29,12 @@ export class PlacementAttempt {
   #cursor: SelectionCursor | undefined;
   #started = false;
 
-  /** remoteAddress is asked only when the route key needs it (an empty client id and user name). */
-  constructor(ctx: WorkerContext, connectionId: number, connect: ConnectInfo, remoteAddress: () => string | undefined) {
+  /** remoteAddress is asked only when the route key needs it (an empty client id and user name);
+   *  certCn is the client certificate's CN on a TLS listener that asks for one. */
+  constructor(ctx: WorkerContext, connectionId: number, connect: ConnectInfo, remoteAddress: () => string | undefined, certCn?: string) {
     if (testHooks && connect.clientId === kThrowingClientId) throw new Error('placement failure requested by a test hook');
     this.#ctx = ctx;
-    const keyText = routeKeyText(ctx.config.balance.key, connect, remoteAddress);
+    const keyText = routeKeyText(ctx.config.balance.key, connect, remoteAddress, certCn);
     // No key at all (every source empty): place by a one-off key, so the strategy still spreads load.
     this.key = keyText
       ? { text: keyText.text, hash: hashKey(keyText.text) }

@@ -7,10 +7,14 @@ export type RouteKeyText = { text: string; source: KeySource } | undefined;
 /**
  * Prefixes keep the sources apart: a client id "10.0.0.1" and a source address 10.0.0.1 are different keys.
  * Returns undefined when every configured source is empty; the client is then placed without a pin.
+ * `certCn`: the subject CN of the client's TLS certificate (undefined without one).
  */
-export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo, remoteAddress: string | undefined | (() => string | undefined)): RouteKeyText {
+export function routeKeyText(sources: readonly KeySource[], connect: ConnectInfo, remoteAddress: string | undefined | (() => string | undefined), certCn?: string): RouteKeyText {
   for (const source of sources) {
     switch (source) {
+      case 'cert-cn':
+        if (certCn) return { text: `n:${certCn}`, source };
+        break;
       case 'client-id':
         if (connect.clientId !== '') return { text: `c:${connect.clientId}`, source };
         break;

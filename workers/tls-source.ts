@@ -4,12 +4,16 @@
 // with a counter and a rate-limited log line; key material never appears in either.
 import { createSecureContext, createServer, type Server, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../src/tls/material.ts';
+import type { ListenerConfig } from '../src/config/resolved.ts';
 import { pickCertificate } from '../src/tls/sni.ts';
 import { acceptClient } from './client-connection.ts';
 import type { WorkerContext } from './worker-context.ts';
 
-export function createTlsListener(m: TlsMaterial, ctx: WorkerContext): Server {
+export function createTlsListener(m: TlsMaterial, l: ListenerConfig, ctx: WorkerContext): Server {
   const requestCert = m.clientAuth !== 'none';
+  // The certificate's CN is read only where something uses it: the client id check or a cert-cn route key.
+  const mustMatchCn = l.clientIdMustMatch === 'cert-cn';
+  const wantsCn = requestCert && (mustMatchCn || ctx.config.balance.key.includes('cert-cn'));
   // One context per certificate, each with the client CA: after an SNI switch the new context verifies.
   const contexts = m.pairs.map((p) => createSecureContext({ cert: p.certPem, key: p.keyPem, ca: m.caPem, minVersion: m.minVersion }));
   const server = createServer({
@@ -43,7 +47,10 @@ export function createTlsListener(m: TlsMaterial, ctx: WorkerContext): Server {
         return;
       }
     }
-    acceptClient(socket, ctx);
+    if (!wantsCn) return acceptClient(socket, ctx);
+    const cn = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+    // Several CNs in one subject name no single identity: treated as none.
+    acceptClient(socket, ctx, { certCn: typeof cn === 'string' ? cn : undefined, mustMatchCn });
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     // The error names the failure (a wrong version, plain MQTT on a TLS port, no shared cipher); it never

@@ -119,7 +119,7 @@ async function listenAll(): Promise<void> {
     }
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
     const server = l.protocol === 'mqtts'
-      ? createTlsListener(data.tls[i]!, ctx)
+      ? createTlsListener(data.tls[i]!, l, ctx)
       : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {

@@ -37,6 +37,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
         alpn: l.tls.alpn,
         handshakeTimeoutMs: l.tls.handshake_timeout,
       },
+      clientIdMustMatch: l.client_id_must_match,
     })),
     brokers,
     demo,

@@ -21,7 +21,13 @@ export type TlsListenerConfig = {
   handshakeTimeoutMs: number;
 };
 
-export type ListenerConfig = { bind: ListenEndpoint; protocol: 'mqtt' | 'mqtts'; tls: TlsListenerConfig | undefined };
+export type ListenerConfig = {
+  bind: ListenEndpoint;
+  protocol: 'mqtt' | 'mqtts';
+  tls: TlsListenerConfig | undefined;
+  /** A client whose CONNECT client id is not its certificate's CN is refused (CONNACK 0x85 / 0x02). */
+  clientIdMustMatch: 'cert-cn' | undefined;
+};
 
 export type ResolvedConfig = {
   workers: number;

@@ -6,7 +6,7 @@ import { formatDurationMs, parseHostPort, readDurationMs, readSizeBytes, showVal
 export const strategyNames = [
   'random', 'round-robin', 'weighted-round-robin', 'least-connections', 'consistent-hash', 'sticky',
 ] as const;
-export const keySources = ['client-id', 'username', 'source-address'] as const;
+export const keySources = ['client-id', 'username', 'source-address', 'cert-cn'] as const;
 export type KeySource = (typeof keySources)[number];
 /** auto = mosquitto when found on PATH or in /usr/sbin (MQTT 3.1, 3.1.1 and 5), else aedes (3.1, 3.1.1). */
 export const demoEngines = ['auto', 'mosquitto', 'aedes'] as const;
@@ -112,7 +112,12 @@ const listener = z.strictObject({
   bind: listenAddress('would make each worker thread listen on a different random port'),
   protocol: z.enum(listenerProtocols).default('mqtt'),
   tls: tls.optional(),
+  // mTLS identity: the CONNECT's client id must equal the client certificate's subject CN.
+  client_id_must_match: z.enum(['cert-cn']).optional(),
 }).superRefine((l, ctx) => {
+  if (l.client_id_must_match && (!l.tls || l.tls.client_auth === 'none')) {
+    ctx.addIssue({ code: 'custom', path: ['client_id_must_match'], message: 'needs client certificates: protocol mqtts with tls.client_auth required (or optional)' });
+  }
   if (l.protocol === 'mqtts' && !l.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'protocol mqtts needs tls: { cert, key }' });
   if (l.protocol === 'mqtt' && l.tls) ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'tls: is set but protocol is mqtt (plain TCP): use protocol: mqtts, or remove tls:' });
 });

@@ -23,6 +23,7 @@ export const counterNames = [
   'refused_no_broker',
   'refused_max_connections',
   'refused_connect_rate',
+  'refused_client_id_mismatch',
   'client_closed_before_connect',
   'client_ended_before_connect',
   'client_closed_while_placing',

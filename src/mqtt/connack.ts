@@ -10,6 +10,7 @@ export type Refusal =
   | 'server-busy'
   | 'quota-exceeded'
   | 'connection-rate-exceeded'
+  | 'client-id-rejected'
   | 'internal-error';
 
 // MQTT 5.0 §3.2.2.2 Connect Reason Codes.
@@ -21,6 +22,7 @@ const v5ReasonCodes: Record<Refusal, number> = {
   'server-busy': 0x89, // Server busy
   'quota-exceeded': 0x97, // Quota exceeded
   'connection-rate-exceeded': 0x9f, // Connection rate exceeded
+  'client-id-rejected': 0x85, // Client Identifier not valid (client_id_must_match)
   'internal-error': 0x80, // Unspecified error: Sluice failed placing this client (logged, counted)
 };
 
@@ -34,6 +36,7 @@ const v3ReturnCodes: Record<Refusal, number | undefined> = {
   'server-busy': 0x03,
   'quota-exceeded': 0x03,
   'connection-rate-exceeded': 0x03,
+  'client-id-rejected': 0x02, // identifier rejected
   'internal-error': 0x03,
 };
 

@@ -160,6 +160,10 @@ test('listeners: protocol mqtt by default; mqtts needs tls with one key per cert
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', min_version: 'TLSv1.1' } }), /listeners\[0\]\.tls\.min_version/);
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', passphrase: 'x' } }), /listeners\[0\]\.tls/);
   assert.match(l({ protocol: 'ws' }), /listeners\[0\]\.protocol/);
+  assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k' }, client_id_must_match: 'cert-cn' }), /listeners\[0\]\.client_id_must_match: needs client certificates/);
+  assert.match(l({ client_id_must_match: 'cert-cn' }), /listeners\[0\]\.client_id_must_match: needs client certificates/);
+  assert.is(resolveConfig({ brokers, listeners: [{ bind: ':8885', protocol: 'mqtts', client_id_must_match: 'cert-cn', tls: { cert: '/a', key: '/b', ca: '/c', client_auth: 'required' } }] }).listeners[0].clientIdMustMatch, 'cert-cn');
+  assert.is(resolveConfig({ brokers }).listeners[0].clientIdMustMatch, undefined);
 });
 
 test('port 0 is refused for listeners, admin and brokers, with the key path', () => {

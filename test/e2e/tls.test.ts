@@ -21,7 +21,7 @@ import { stats, unaccounted, waitForStats } from '../helpers/stats.ts';
 let certs: TestCerts;
 let cluster: MosquittoCluster;
 let sluice: SluiceProcess;
-const port = { plain: 0, tls: 0, mtls: 0, optional: 0 };
+const port = { plain: 0, tls: 0, mtls: 0, optional: 0, identity: 0 };
 
 test.before(async () => {
   certs = makeTestCerts();
@@ -37,9 +37,13 @@ test.before(async () => {
         bind: `127.0.0.1:${port.optional}`, protocol: 'mqtts',
         tls: { cert: [certs.server.cert, certs.other.cert], key: [certs.server.key, certs.other.key], ca: certs.ca, client_auth: 'optional', min_version: 'TLSv1.3' },
       },
+      {
+        bind: `127.0.0.1:${port.identity}`, protocol: 'mqtts', client_id_must_match: 'cert-cn',
+        tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, client_auth: 'required' },
+      },
     ],
     brokers: cluster.brokers.map((b) => ({ name: b.name, address: b.address })),
-    balance: { strategy: 'sticky', key: ['username', 'client-id'] },
+    balance: { strategy: 'sticky', key: ['cert-cn', 'username', 'client-id'] },
     log: { level: 'warn' },
   });
 });
@@ -194,6 +198,44 @@ test('sluice check shows each TLS listener\'s certificates; a key that is not th
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /SLUICE_ERR_CONFIG: .*check\.yaml is invalid:\n {2}listeners\[0\]\.tls: .*other\.key is not the key of .*server\.pem/);
   assert.not.match(bad.stderr + ok.stdout, /PRIVATE KEY/);
+});
+
+/** Sends one CONNECT over TLS with the valid client certificate (CN=device-1); returns what came back. */
+function connectOverTls(p: number, clientId: string, protocolVersion: 4 | 5): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: p, ca: readFileSync(certs.ca), cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key) });
+    const got: Buffer[] = [];
+    s.once('secureConnect', () => s.write(connectBytes({ clientId, protocolVersion })));
+    s.on('data', (d) => got.push(d));
+    const t = setTimeout(() => s.destroy(), 5000);
+    s.once('close', () => { clearTimeout(t); resolve(Buffer.concat(got)); });
+    s.on('error', () => {});
+  });
+}
+
+test('client_id_must_match cert-cn: the certificate\'s own id is served; another gets CONNACK 0x02 (3.1.1) / 0x85 (5.0), counted and logged', async () => {
+  const ok = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port.identity), '--cafile', certs.ca, '--cert', certs.client.cert,
+    '--key', certs.client.key, '-i', 'device-1', '-t', 'm/1', '-m', 'x', '-q', '1', '-V', 'mqttv5'], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(ok.status, 0, ok.stderr);
+  const before = await stats(sluice);
+  assert.equal([...await connectOverTls(port.identity, 'device-2', 4)], [0x20, 0x02, 0x00, 0x02]);
+  assert.equal([...await connectOverTls(port.identity, 'device-2', 5)], [0x20, 0x03, 0x00, 0x85, 0x00]);
+  assert.equal([...await connectOverTls(port.identity, '', 5)], [0x20, 0x03, 0x00, 0x85, 0x00], 'an empty client id is not the CN either');
+  await waitForStats(sluice, (x) => x.counters.refused_client_id_mismatch === before.counters.refused_client_id_mismatch + 3, 'three refusals');
+  assert.match(sluice.output(), /client id is not the client certificate's CN.*"clientId":"device-2".*"certCn":"device-1"|"clientId":"device-2".*"certCn":"device-1".*client id is not the client certificate's CN/);
+});
+
+test('balance.key cert-cn: every connection with one certificate lands on one broker, whatever its client id', async () => {
+  const brokers = new Set<string>();
+  for (let i = 0; i < 8; i++) {
+    const clientId = `any-id-${i}`;
+    const c = await mqtt.connectAsync(`mqtts://127.0.0.1:${port.optional}`, {
+      clientId, ca: readFileSync(certs.ca), cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key), reconnectPeriod: 0,
+    });
+    brokers.add(await brokerOf(clientId));
+    await c.endAsync();
+  }
+  assert.is(brokers.size, 1, [...brokers].join(', '));
 });
 
 test('every accepted connection has an outcome', async () => {

@@ -15,6 +15,7 @@ const table: Array<[Refusal, number, number | undefined]> = [
   ['server-busy', 0x89, 0x03],
   ['quota-exceeded', 0x97, 0x03],
   ['connection-rate-exceeded', 0x9f, 0x03],
+  ['client-id-rejected', 0x85, 0x02],
   ['internal-error', 0x80, 0x03],
 ];
 

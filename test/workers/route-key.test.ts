@@ -17,6 +17,14 @@ test('no usable source gives no key', () => {
   assert.is(routeKeyText(['client-id'], base, '10.0.0.1'), undefined);
 });
 
+test('cert-cn: the client certificate\'s CN, its own key space; skipped without a certificate', () => {
+  const keys = ['cert-cn', 'client-id'] as const;
+  assert.equal(routeKeyText(keys, { ...base, clientId: 'car-1' }, undefined, 'device-9'), { text: 'n:device-9', source: 'cert-cn' });
+  assert.equal(routeKeyText(keys, { ...base, clientId: 'car-1' }, undefined, undefined), { text: 'c:car-1', source: 'client-id' });
+  assert.equal(routeKeyText(keys, { ...base, clientId: 'car-1' }, undefined, ''), { text: 'c:car-1', source: 'client-id' });
+  assert.not.equal(routeKeyText(['cert-cn'], base, undefined, 'x'), routeKeyText(['client-id'], { ...base, clientId: 'x' }, undefined));
+});
+
 test('a long client id is kept whole', () => {
   const id = 'x'.repeat(70_000) + 'end';
   assert.is(routeKeyText(all, { ...base, clientId: id }, undefined)?.text, `c:${id}`);
