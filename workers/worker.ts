@@ -1,5 +1,6 @@
 // Worker thread entry: listens with reusePort on every configured address and serves client connections:
-// plain TCP with the native engine (Linux) or Node sockets (the JS data path), TLS with Node's TLS server.
+// plain TCP with the native engine (Linux) or Node sockets (the JS data path), TLS with Node's TLS server,
+// MQTT over WebSocket with an HTTP(S) server and the ws package.
 import { createServer, isIP, type Server } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
@@ -16,6 +17,7 @@ import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts
 import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
 import { createTlsListener } from './tls-source.ts';
+import { createWsListener } from './ws-source.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { splice } from './splice-addon.ts';
@@ -118,8 +120,8 @@ async function listenAll(): Promise<void> {
       continue;
     }
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = l.protocol === 'mqtts'
-      ? createTlsListener(data.tls[i]!, l, ctx)
+    const server = l.protocol === 'mqtts' ? createTlsListener(data.tls[i]!, l, ctx)
+      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, data.tls[i], ctx)
       : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {

@@ -23,8 +23,10 @@ export type TlsListenerConfig = {
 
 export type ListenerConfig = {
   bind: ListenEndpoint;
-  protocol: 'mqtt' | 'mqtts';
+  protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
   tls: TlsListenerConfig | undefined;
+  /** ws and wss: the upgrade's HTTP path, and the largest WebSocket message a client may send. */
+  ws: { path: string; maxFrameBytes: number } | undefined;
   /** A client whose CONNECT client id is not its certificate's CN is refused (CONNACK 0x85 / 0x02). */
   clientIdMustMatch: 'cert-cn' | undefined;
 };

@@ -83,7 +83,9 @@ const brokerAddress = z.string().transform((v, ctx) => {
   return { address: v, host: hp.host ?? '', port: hp.port };
 });
 
-export const listenerProtocols = ['mqtt', 'mqtts'] as const;
+export const listenerProtocols = ['mqtt', 'mqtts', 'ws', 'wss'] as const;
+const tlsProtocols: ReadonlySet<string> = new Set(['mqtts', 'wss']);
+const wsProtocols: ReadonlySet<string> = new Set(['ws', 'wss']);
 export const clientAuthModes = ['none', 'optional', 'required'] as const;
 export const tlsVersions = ['TLSv1.2', 'TLSv1.3'] as const;
 
@@ -114,12 +116,23 @@ const listener = z.strictObject({
   tls: tls.optional(),
   // mTLS identity: the CONNECT's client id must equal the client certificate's subject CN.
   client_id_must_match: z.enum(['cert-cn']).optional(),
+  // MQTT over WebSocket (ws, wss): the HTTP path of the upgrade, and the largest frame a client may send.
+  path: z.string().regex(/^\/[^\s?#]*$/, 'an absolute path such as /mqtt (no query, no spaces)').optional(),
+  max_frame_size: size(64, 256 * 1024 ** 2, 'from 64B to 256MiB').optional(),
 }).superRefine((l, ctx) => {
-  if (l.client_id_must_match && (!l.tls || l.tls.client_auth === 'none')) {
-    ctx.addIssue({ code: 'custom', path: ['client_id_must_match'], message: 'needs client certificates: protocol mqtts with tls.client_auth required (or optional)' });
+  if (!wsProtocols.has(l.protocol)) {
+    for (const key of ['path', 'max_frame_size'] as const) {
+      if (l[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for protocol ws or wss (this listener is ${l.protocol})` });
+    }
   }
-  if (l.protocol === 'mqtts' && !l.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: 'protocol mqtts needs tls: { cert, key }' });
-  if (l.protocol === 'mqtt' && l.tls) ctx.addIssue({ code: 'custom', path: ['protocol'], message: 'tls: is set but protocol is mqtt (plain TCP): use protocol: mqtts, or remove tls:' });
+  if (l.client_id_must_match && (!l.tls || l.tls.client_auth === 'none')) {
+    ctx.addIssue({ code: 'custom', path: ['client_id_must_match'], message: 'needs client certificates: protocol mqtts or wss with tls.client_auth required (or optional)' });
+  }
+  if (tlsProtocols.has(l.protocol) && !l.tls) ctx.addIssue({ code: 'custom', path: ['tls'], message: `protocol ${l.protocol} needs tls: { cert, key }` });
+  if (!tlsProtocols.has(l.protocol) && l.tls) {
+    const secure = l.protocol === 'ws' ? 'wss' : 'mqtts';
+    ctx.addIssue({ code: 'custom', path: ['protocol'], message: `tls: is set but protocol is ${l.protocol} (no TLS): use protocol: ${secure}, or remove tls:` });
+  }
 });
 
 const workersMessage = `must be a whole number from 1 to ${maxWorkers}, or "auto"`;

@@ -159,11 +159,27 @@ test('listeners: protocol mqtt by default; mqtts needs tls with one key per cert
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', client_auth: 'optional' } }), /listeners\[0\]\.tls\.ca: client_auth: optional needs ca/);
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', min_version: 'TLSv1.1' } }), /listeners\[0\]\.tls\.min_version/);
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k', passphrase: 'x' } }), /listeners\[0\]\.tls/);
-  assert.match(l({ protocol: 'ws' }), /listeners\[0\]\.protocol/);
+  assert.match(l({ protocol: 'websocket' }), /listeners\[0\]\.protocol/);
   assert.match(l({ protocol: 'mqtts', tls: { cert: 'a', key: 'k' }, client_id_must_match: 'cert-cn' }), /listeners\[0\]\.client_id_must_match: needs client certificates/);
   assert.match(l({ client_id_must_match: 'cert-cn' }), /listeners\[0\]\.client_id_must_match: needs client certificates/);
   assert.is(resolveConfig({ brokers, listeners: [{ bind: ':8885', protocol: 'mqtts', client_id_must_match: 'cert-cn', tls: { cert: '/a', key: '/b', ca: '/c', client_auth: 'required' } }] }).listeners[0].clientIdMustMatch, 'cert-cn');
   assert.is(resolveConfig({ brokers }).listeners[0].clientIdMustMatch, undefined);
+});
+
+test('listeners: ws and wss take a path (default /mqtt) and max_frame_size (default 1MiB); wss needs tls, ws refuses it', () => {
+  const ws = resolveConfig({ brokers, listeners: [{ bind: ':8083', protocol: 'ws' }] }).listeners[0];
+  assert.equal([ws.protocol, ws.ws, ws.tls], ['ws', { path: '/mqtt', maxFrameBytes: 1024 ** 2 }, undefined]);
+  const wss = resolveConfig({ brokers, listeners: [{ bind: ':8084', protocol: 'wss', path: '/m', max_frame_size: '64KiB', tls: { cert: '/a', key: '/b' } }] }).listeners[0];
+  assert.equal([wss.ws, wss.tls?.pairs], [{ path: '/m', maxFrameBytes: 65536 }, [{ cert: '/a', key: '/b' }]]);
+  assert.is(resolveConfig({ brokers }).listeners[0].ws, undefined);
+  const l = (x: Record<string, unknown>) => messageOf({ listeners: [{ bind: '127.0.0.1:8083', ...x }] });
+  assert.match(l({ protocol: 'wss' }), /listeners\[0\]\.tls: protocol wss needs tls/);
+  assert.match(l({ protocol: 'ws', tls: { cert: 'a', key: 'b' } }), /listeners\[0\]\.protocol: tls: is set but protocol is ws \(no TLS\): use protocol: wss/);
+  assert.match(l({ path: '/mqtt' }), /listeners\[0\]\.path: only for protocol ws or wss \(this listener is mqtt\)/);
+  assert.match(l({ protocol: 'mqtts', max_frame_size: '1MiB', tls: { cert: 'a', key: 'b' } }), /listeners\[0\]\.max_frame_size: only for protocol ws or wss/);
+  assert.match(l({ protocol: 'ws', path: 'mqtt' }), /listeners\[0\]\.path: an absolute path/);
+  assert.match(l({ protocol: 'ws', path: '/mqtt?x=1' }), /listeners\[0\]\.path: an absolute path/);
+  assert.match(l({ protocol: 'ws', max_frame_size: 10 }), /listeners\[0\]\.max_frame_size: 10 is out of range/);
 });
 
 test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
