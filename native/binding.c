@@ -7,8 +7,8 @@
 //   setBrokers(ips: string[], ports: number[])      numeric addresses, by broker index
 //   listen(host | null, port, backlog) -> undefined | errno name
 //   closeListeners()
-//   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker) -> undefined | errno name
-//   evictOldest() -> slot | -1      remoteAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
+//   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) -> undefined | errno name
+//   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
@@ -254,13 +254,23 @@ static napi_value js_refuse(napi_env env, napi_callback_info info) {
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
   state_t *st = get_state(env);
-  napi_value argv[2];
+  napi_value argv[3];
   int64_t broker;
-  if (get_args(env, info, 2, argv)) return NULL;
+  napi_valuetype t;
+  void *prefix = NULL;
+  size_t len = 0;
+  if (get_args(env, info, 3, argv)) return NULL;
   conn_t *c = slot_arg(env, st, argv[0]);
   if (int_arg(env, argv[1], 0, 65535, "broker must be a broker index", &broker)) return NULL;
+  if (napi_typeof(env, argv[2], &t) != napi_ok) return NULL;
+  if (t != napi_undefined && t != napi_null) {
+    bool is = false;
+    if (napi_is_buffer(env, argv[2], &is) != napi_ok || !is || napi_get_buffer_info(env, argv[2], &prefix, &len) != napi_ok || len > UINT16_MAX) {
+      return throw_arg(env, "prefix must be a Buffer of at most 65535 bytes");
+    }
+  }
   if (c == NULL) return errno_value(env, ENOTCONN);
-  int e = engine_connect(c, (uint32_t)broker);
+  int e = engine_connect(c, (uint32_t)broker, prefix, len);
   return e ? errno_value(env, e) : NULL;
 }
 
@@ -274,24 +284,17 @@ static napi_value js_evict_oldest(napi_env env, napi_callback_info info) {
   return v;
 }
 
-static napi_value js_remote_address(napi_env env, napi_callback_info info) {
-  state_t *st = get_state(env);
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
-  conn_t *c = slot_arg(env, st, argv[0]);
-  if (c == NULL || c->fd[kClient] < 0) return undefined(env);
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getpeername(c->fd[kClient], (struct sockaddr *)&ss, &len) != 0) return undefined(env);
+/** [ip, port] of a socket address, or undefined (an IPv4 client of a dual-stack socket: its IPv4 form). */
+static napi_value address_value(napi_env env, const struct sockaddr_storage *ss) {
   char ip[INET6_ADDRSTRLEN];
   int port;
-  if (ss.ss_family == AF_INET) {
-    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
     inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
     port = ntohs(v4->sin_port);
-  } else if (ss.ss_family == AF_INET6) {
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
-    // An IPv4 client of a dual-stack listener: say 127.0.0.1, as Node does for its sockets.
+  } else if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+    // As Node says it for its sockets: 127.0.0.1, not ::ffff:127.0.0.1.
     if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], ip, sizeof ip);
     else inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
     port = ntohs(v6->sin6_port);
@@ -306,6 +309,23 @@ static napi_value js_remote_address(napi_env env, napi_callback_info info) {
   NAPI_CHECK(napi_set_element(env, arr, 1, port_v));
   return arr;
 }
+
+/** The client's address (local 0: its peer, getpeername) or the address it connected to (getsockname). */
+static napi_value client_address(napi_env env, napi_callback_info info, int local) {
+  state_t *st = get_state(env);
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  conn_t *c = slot_arg(env, st, argv[0]);
+  if (c == NULL || c->fd[kClient] < 0) return undefined(env);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int r = local ? getsockname(c->fd[kClient], (struct sockaddr *)&ss, &len) : getpeername(c->fd[kClient], (struct sockaddr *)&ss, &len);
+  if (r != 0) return undefined(env);
+  return address_value(env, &ss);
+}
+
+static napi_value js_remote_address(napi_env env, napi_callback_info info) { return client_address(env, info, 0); }
+static napi_value js_local_address(napi_env env, napi_callback_info info) { return client_address(env, info, 1); }
 
 static napi_value js_bytes_of(napi_env env, napi_callback_info info) {
   state_t *st = get_state(env);
@@ -522,6 +542,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "evictOldest", NULL, js_evict_oldest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remoteAddress", NULL, js_remote_address, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL },
     { "bytesOf", NULL, js_bytes_of, NULL, NULL, NULL, napi_enumerable, NULL },
     { "start", NULL, js_start, NULL, NULL, NULL, napi_enumerable, NULL },
     { "stopAll", NULL, js_stop_all, NULL, NULL, NULL, napi_enumerable, NULL },

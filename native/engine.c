@@ -400,16 +400,38 @@ static void conn_on_event(conn_t *c, int side, uint32_t events) {
 
 // ---- JS's answers -------------------------------------------------------------------------------------
 
-/** Connects connection c to broker `broker`. Returns 0 (in flight: an event follows) or an errno (failed
- *  at once, nothing follows; the connection waits for JS's next answer). */
-int engine_connect(conn_t *c, uint32_t broker) {
+/** Puts `prefix` (for this broker: a PROXY header, or nothing) in front of the client's bytes in c->in,
+ *  in place of an earlier candidate's. Returns 0 or an errno. */
+static int set_prefix(conn_t *c, const uint8_t *prefix, size_t n) {
+  if (n > UINT16_MAX) return EINVAL;
+  uint32_t body = c->in_len - c->in_skip;
+  if (n != c->in_skip) {
+    if (n + body > c->in_cap) {
+      uint8_t *grown = realloc(c->in, n + body);
+      if (grown == NULL) return ENOMEM;
+      c->in = grown;
+      c->in_cap = (uint32_t)(n + body);
+    }
+    memmove(c->in + n, c->in + c->in_skip, body);
+    c->in_len = (uint32_t)(n + body);
+    c->in_skip = (uint16_t)n;
+  }
+  if (n > 0) memcpy(c->in, prefix, n);
+  return 0;
+}
+
+/** Connects connection c to broker `broker`; `prefix` goes to it before the client's bytes. Returns 0 (in
+ *  flight: an event follows) or an errno (failed at once, nothing follows; the connection waits for JS's
+ *  next answer). */
+int engine_connect(conn_t *c, uint32_t broker, const uint8_t *prefix, size_t prefix_len) {
   state_t *st = c->st;
   if (broker >= st->nbrokers) return EINVAL;
   if (c->phase != kPhaseReading && c->phase != kPhaseDeciding) return EALREADY;
+  int e = set_prefix(c, prefix, prefix_len);
+  if (e) return e;
   deadline_remove(c);
   // Until the broker answers, the client is not read (its bytes wait in the kernel); its fd stays in the
   // set, so a reset still reaches us (and the first event disables reading: conn_on_event).
-  int e;
   c->phase = kPhaseDeciding;
   const sockaddr_any_t *to = &st->brokers[broker];
   int fd = socket(to->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -446,6 +468,7 @@ void engine_refuse(conn_t *c, const uint8_t *connack, size_t len) {
   free(c->in);
   c->in = NULL;
   c->in_len = c->in_cap = 0;
+  c->in_skip = 0;
   if (len > 0) send(c->fd[kClient], connack, len, MSG_NOSIGNAL | MSG_DONTWAIT);  // a few bytes: an empty buffer takes them
   shutdown(c->fd[kClient], SHUT_WR);
   c->phase = kPhaseLingering;

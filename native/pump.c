@@ -317,14 +317,16 @@ void pair_start(conn_t *c) {
     x->pend = c->in;
     x->pend_len = c->in_len;
     x->pend_off = 0;
-    x->moved += c->in_len;
-    st->moved[kClient] += c->in_len;
+    // A PROXY header in front (in_skip bytes) goes out first but is not the client's: not counted.
+    x->moved += c->in_len - c->in_skip;
+    st->moved[kClient] += c->in_len - c->in_skip;
     c->in = NULL;
   } else {
     free(c->in);
     c->in = NULL;
   }
   c->in_len = c->in_cap = 0;
+  c->in_skip = 0;
   // The CONNECT phase left something in the client's socket (its last read filled the buffer, or the
   // FIN is in): only a re-armed edge would say so.
   if (c->unread) {

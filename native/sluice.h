@@ -94,6 +94,7 @@ typedef struct conn {
   uint32_t events[2];   // epoll interest registered for each fd
   uint8_t registered[2];
   uint8_t unread;       // CONNECT phase: a full read was the last one, so the socket may hold more (engine.c)
+  uint16_t in_skip;     // the first in_skip bytes of `in` are not the client's: a PROXY header for the broker
   uint16_t broker;      // broker index being connected / connected to
   uint32_t want;        // CONNECT phase: tell JS again once this many bytes are in
   uint8_t *in;          // CONNECT phase: the bytes read so far (malloc'd)
@@ -179,7 +180,7 @@ int conn_interest(conn_t *c, int side, uint32_t events);
 void conn_unregister(conn_t *c, int side);
 int engine_listen(state_t *st, const char *host, int port, int backlog);
 void engine_close_listeners(state_t *st);
-int engine_connect(conn_t *c, uint32_t broker);
+int engine_connect(conn_t *c, uint32_t broker, const uint8_t *prefix, size_t prefix_len);
 void engine_rearm_client(conn_t *c);
 void engine_broker_failed(conn_t *c, int err);
 void engine_refuse(conn_t *c, const uint8_t *connack, size_t len);

@@ -16,6 +16,7 @@ import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
 import { PlacementAttempt } from './placement.ts';
 import { connectBroker } from './broker-connect.ts';
+import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 
 const kConnection = Symbol('sluice.clientConnection');
@@ -30,9 +31,9 @@ type Phase = 'connect' | 'placing' | 'refused' | 'forwarding' | 'closed';
 
 let nextConnectionId = 1;
 
-/** What a TLS listener knows of a client before its CONNECT: its certificate's CN, and whether the
- *  client id must equal it (client_id_must_match). */
-export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean };
+/** What a TLS listener knows of a client before its CONNECT: its certificate's CN, whether the client id
+ *  must equal it (client_id_must_match), and the TLS facts a PROXY v2 header passes on. */
+export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean; tls: TlsFacts };
 
 /** The listener's connection callback. */
 export function acceptClient(socket: Socket, ctx: WorkerContext, identity?: ClientIdentity): void {
@@ -275,6 +276,9 @@ class ClientConnection implements DeadlineEntry {
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
+    if (ctx.config.brokers[p.broker].proxyProtocol === 'v2') {
+      broker.write(proxyV2Header({ ip: socket.remoteAddress!, port: socket.remotePort! }, { ip: socket.localAddress!, port: socket.localPort! }, this.identity?.tls));
+    }
     broker.write(bytes);
     ctx.forward(socket, broker, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
   }

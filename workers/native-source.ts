@@ -17,6 +17,7 @@ import type { ClientRecord } from '../src/worker-messages.ts';
 import { EngineEvent, kEventFields, type SpliceBinding } from './splice-addon.ts';
 import { PlacementAttempt } from './placement.ts';
 import type { WorkerContext } from './worker-context.ts';
+import { proxyV2Header } from '../src/proxy/v2-header.ts';
 
 // A slot's phase, as this side sees it.
 const kFree = 0;
@@ -245,11 +246,18 @@ export class NativeSource {
         attempt.failed('ENOTFOUND');
         continue;
       }
-      const failure = this.#engine.connect(slot, broker);
+      const failure = this.#engine.connect(slot, broker, this.#ctx.config.brokers[broker].proxyProtocol === 'v2' ? this.#proxyHeader(slot) : undefined);
       if (failure === undefined) return; // connected or brokerFailed follows
       attempt.failed(failure);
     }
     this.#refuse(slot, 'server-unavailable', this.#level[slot], undefined, 'refused_no_broker', 'no broker reachable', { clientId: this.#clientId[slot] });
+  }
+
+  /** The PROXY v2 header for `slot`'s broker: the client's address and the one it connected to. */
+  #proxyHeader(slot: number): Buffer | undefined {
+    const [peer, local] = [this.#engine.remoteAddress(slot), this.#engine.localAddress(slot)];
+    if (!peer || !local) return undefined; // the client is gone (its reset comes as an event)
+    return proxyV2Header({ ip: peer[0], port: peer[1] }, { ip: local[0], port: local[1] });
   }
 
   #forward(slot: number): void {

@@ -48,11 +48,14 @@ export type SpliceBinding = {
   want(slot: number, bytes: number): string | undefined;
   /** CONNACK (or none), FIN, a linger that drops what the client sends, then close. */
   refuse(slot: number, connack?: Buffer): string | undefined;
-  /** Starts a broker connect (an event follows), or returns the errno name of a failure at once. */
-  connect(slot: number, broker: number): string | undefined;
+  /** Starts a broker connect (an event follows), or returns the errno name of a failure at once.
+   *  `prefix` (a PROXY header) goes to this broker before the client's bytes. */
+  connect(slot: number, broker: number, prefix?: Buffer): string | undefined;
   /** Closes the client waiting longest in the CONNECT phase; its slot, or -1. */
   evictOldest(): number;
   remoteAddress(slot: number): [string, number] | undefined;
+  /** The address the client connected to (getsockname). */
+  localAddress(slot: number): [string, number] | undefined;
   bytesOf(slot: number): Buffer | undefined;
   /** (Sockets Node accepted.) dup()s both fds and forwards between the dups on this thread's loop. Bad
    *  arguments throw; a system failure (EMFILE...) returns its errno name and leaves nothing behind. */

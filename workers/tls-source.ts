@@ -48,8 +48,7 @@ export function watchTlsFailures(server: Server, ctx: WorkerContext): void {
  */
 export function checkClient(socket: TLSSocket, m: TlsMaterial, l: ListenerConfig, ctx: WorkerContext): ClientIdentity | undefined | false {
   ctx.counters.add('tls_handshakes');
-  if (m.clientAuth === 'none') return undefined;
-  if (!socket.authorized) {
+  if (m.clientAuth !== 'none' && !socket.authorized) {
     // optional: a client may come without a certificate, but one it presents must be valid.
     const presented = Object.keys(socket.getPeerCertificate()).length > 0;
     if (presented || m.clientAuth === 'required') {
@@ -62,12 +61,26 @@ export function checkClient(socket: TLSSocket, m: TlsMaterial, l: ListenerConfig
       return false;
     }
   }
-  // The CN is read only where something uses it: the client id check or a cert-cn route key.
+  // Read only where something uses it: the client id check, a cert-cn route key, a PROXY v2 header.
   const mustMatchCn = l.clientIdMustMatch === 'cert-cn';
-  if (!mustMatchCn && !ctx.config.balance.key.includes('cert-cn')) return undefined;
-  const cn = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
+  if (!mustMatchCn && !ctx.config.balance.key.includes('cert-cn') && !ctx.config.brokers.some((b) => b.proxyProtocol === 'v2')) return undefined;
+  const cert = m.clientAuth === 'none' ? undefined : socket.getPeerCertificate();
+  const subjectCn = socket.authorized ? cert?.subject?.CN : undefined;
   // Several CNs in one subject name no single identity: treated as none.
-  return { certCn: typeof cn === 'string' ? cn : undefined, mustMatchCn };
+  const certCn = typeof subjectCn === 'string' ? subjectCn : undefined;
+  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  return {
+    certCn,
+    mustMatchCn,
+    tls: {
+      version: socket.getProtocol() ?? undefined,
+      serverName: servername || undefined,
+      alpn: socket.alpnProtocol || undefined,
+      certVerified: socket.authorized,
+      certPresented: cert !== undefined && Object.keys(cert).length > 0,
+      certCn,
+    },
+  };
 }
 
 /** A listener with protocol mqtts. */

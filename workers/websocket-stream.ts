@@ -4,6 +4,7 @@
 // backpressure (a full stream pauses the WebSocket, so its TCP socket stops being read), end and destroy.
 // WebSocket has no half-close: a close from either side ends both directions.
 import { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
 export class WebSocketStream extends Duplex {
@@ -11,14 +12,19 @@ export class WebSocketStream extends Duplex {
   bytesRead = 0;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
   readonly #ws: WebSocket;
 
-  /** `onText`: a text message arrived (MQTT is binary only); the stream is destroyed after it returns. */
-  constructor(ws: WebSocket, remoteAddress: string | undefined, remotePort: number | undefined, onText: () => void, onError: (err: Error) => void) {
+  /** `raw`: the TCP (or TLS) socket under the WebSocket, for its addresses. `onText`: a text message
+   *  arrived (MQTT is binary only); the stream is destroyed after it returns. */
+  constructor(ws: WebSocket, raw: Socket, onText: () => void, onError: (err: Error) => void) {
     super({ allowHalfOpen: false });
     this.#ws = ws;
-    this.remoteAddress = remoteAddress;
-    this.remotePort = remotePort;
+    this.remoteAddress = raw.remoteAddress;
+    this.remotePort = raw.remotePort;
+    this.localAddress = raw.localAddress;
+    this.localPort = raw.localPort;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.destroyed) return;
       if (!isBinary) {

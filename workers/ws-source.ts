@@ -78,7 +78,7 @@ export function createWsListener(l: ListenerConfig, m: TlsMaterial | undefined, 
     wss.handleUpgrade(req, socket, head, (ws) => {
       ctx.counters.add('ws_upgrades');
       const raw = req.socket as Socket;
-      const stream = new WebSocketStream(ws, raw.remoteAddress, raw.remotePort,
+      const stream = new WebSocketStream(ws, raw,
         () => {
           ctx.counters.add('ws_text_frame');
           ctx.faultLog.warn('ws_text_frame', { remote: remoteOf(raw) }, 'WebSocket text message: MQTT needs binary; closed (1003)');

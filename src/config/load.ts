@@ -19,9 +19,9 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
   const brokers: BrokerConfig[] = demo
     ? Array.from({ length: demo.brokers }, (_, i) => {
       const port = demo.firstPort + i;
-      return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1 };
+      return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1, proxyProtocol: 'none' as const };
     })
-    : c.brokers.map((b) => ({ name: b.name, weight: b.weight, ...b.address }));
+    : c.brokers.map((b) => ({ name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, ...b.address }));
   // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
   const maxPending = c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10));
   return {

@@ -3,7 +3,7 @@ import type { DemoEngineChoice, KeySource } from './schema.ts';
 import type { StrategyName } from '../balance/strategy.ts';
 
 export type Endpoint = { address: string; host: string; port: number };
-export type BrokerConfig = Endpoint & { name: string; weight: number };
+export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2' };
 /**
  * An address Sluice listens on, `address` as written. host undefined = every address: Node listens
  * on `::` dual stack (IPv6 and IPv4), or 0.0.0.0 where the machine has no IPv6. After

@@ -148,6 +148,8 @@ const broker = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
   address: brokerAddress,
   weight: z.number().int().min(0).max(1000).default(1),
+  // v2: every connection to this broker starts with a PROXY protocol v2 header (the client's address, TLS facts).
+  proxy_protocol: z.enum(['none', 'v2']).default('none'),
 });
 
 export const configSchema = z

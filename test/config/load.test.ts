@@ -182,6 +182,12 @@ test('listeners: ws and wss take a path (default /mqtt) and max_frame_size (defa
   assert.match(l({ protocol: 'ws', max_frame_size: 10 }), /listeners\[0\]\.max_frame_size: 10 is out of range/);
 });
 
+test('brokers: proxy_protocol none by default, or v2', () => {
+  assert.is(resolveConfig({ brokers }).brokers[0].proxyProtocol, 'none');
+  assert.is(resolveConfig({ brokers: [{ ...brokers[0], proxy_protocol: 'v2' }] }).brokers[0].proxyProtocol, 'v2');
+  assert.match(messageOf({ brokers: [{ ...brokers[0], proxy_protocol: 'v1' }] }), /brokers\[0\]\.proxy_protocol/);
+});
+
 test('port 0 is refused for listeners, admin and brokers, with the key path', () => {
   const m = messageOf({ listeners: [{ bind: '127.0.0.1:1883' }, { bind: ':0' }], admin: { bind: '127.0.0.1:0' }, brokers: [{ name: 'a', address: '127.0.0.1:0' }] });
   assert.match(m, /listeners\[1\]\.bind: port 0 would make each worker thread listen on a different random port: give a fixed port 1-65535/);

@@ -1,0 +1,157 @@
+// End to end: a broker with proxy_protocol v2 gets a PROXY v2 header before the CONNECT, with the client's
+// real address and port and the address it connected to; a TLS client's header carries the TLS version,
+// SNI and its certificate's CN. A broker-side listener in the test checks the bytes exactly. A broker
+// without proxy_protocol gets the client's bytes only.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
+import { freePort } from '../helpers/ports.ts';
+import { makeTestCerts, type TestCerts } from '../helpers/certs.ts';
+import { connectBytes } from '../helpers/mqtt.ts';
+import { proxyV2Header } from '../../src/proxy/v2-header.ts';
+
+/** A broker stand-in: records each connection's bytes until the client's FIN, answers nothing. */
+type Recording = { server: Server; port: number; next(): Promise<Buffer> };
+
+async function recordingBroker(): Promise<Recording> {
+  const port = await freePort();
+  const done: Buffer[] = [];
+  const waiting: ((b: Buffer) => void)[] = [];
+  const server = createServer({ allowHalfOpen: true }, (s: Socket) => {
+    const got: Buffer[] = [];
+    s.on('data', (d) => got.push(d));
+    s.on('end', () => {
+      const all = Buffer.concat(got);
+      const w = waiting.shift();
+      if (w) w(all);
+      else done.push(all);
+      s.end();
+    });
+    s.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  return { server, port, next: () => new Promise((resolve) => { const d = done.shift(); if (d) resolve(d); else waiting.push(resolve); }) };
+}
+
+let certs: TestCerts;
+let withProxy: Recording;
+let without: Recording;
+let sluice: SluiceProcess;
+let sluicePlain: SluiceProcess;
+const port = { plain: 0, tls: 0 };
+
+test.before(async () => {
+  certs = makeTestCerts();
+  withProxy = await recordingBroker();
+  without = await recordingBroker();
+  port.plain = await freePort();
+  port.tls = await freePort();
+  sluice = await startSluice({
+    workers: 2,
+    listeners: [
+      { bind: `127.0.0.1:${port.plain}` },
+      { bind: `127.0.0.1:${port.tls}`, protocol: 'mqtts', tls: { cert: certs.server.cert, key: certs.server.key, ca: certs.ca, client_auth: 'optional' } },
+    ],
+    brokers: [{ name: 'pp', address: `127.0.0.1:${withProxy.port}`, proxy_protocol: 'v2' }],
+    log: { level: 'warn' },
+  });
+  sluicePlain = await startSluice({ brokers: [{ name: 'plain', address: `127.0.0.1:${without.port}` }], log: { level: 'warn' } });
+});
+
+test.after(async () => {
+  await sluice?.stop();
+  await sluicePlain?.stop();
+  withProxy?.server.close();
+  without?.server.close();
+  certs?.remove();
+});
+
+/** Sends `bytes` and FIN over plain TCP; returns the client's own port. */
+function sendPlain(p: number, bytes: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect({ port: p, host: '127.0.0.1', allowHalfOpen: true }, () => { resolve(s.localPort!); s.end(bytes); });
+    s.on('error', reject);
+    s.on('end', () => s.destroy());
+  });
+}
+
+test('plain TCP: the header names the client\'s address and port and the listener\'s, then the CONNECT and what followed, exactly', async () => {
+  const bytes = Buffer.concat([connectBytes({ clientId: 'pp-plain', protocolVersion: 5 }), Buffer.from([0xc0, 0x00])]);
+  const clientPort = await sendPlain(port.plain, bytes);
+  const got = await withProxy.next();
+  const header = proxyV2Header({ ip: '127.0.0.1', port: clientPort }, { ip: '127.0.0.1', port: port.plain });
+  assert.is(got.subarray(0, header.length).toString('hex'), header.toString('hex'));
+  assert.is(got.subarray(header.length).toString('hex'), bytes.toString('hex'));
+});
+
+test('TLS with a client certificate: the header carries TLS version, SNI and the certificate CN as TLVs', async () => {
+  const bytes = connectBytes({ clientId: 'pp-tls', protocolVersion: 4 });
+  const { clientPort, version } = await new Promise<{ clientPort: number; version: string }>((resolve, reject) => {
+    const s = tlsConnect({
+      host: '127.0.0.1', port: port.tls, servername: 'localhost', ca: readFileSync(certs.ca),
+      cert: readFileSync(certs.client.cert), key: readFileSync(certs.client.key),
+    }, () => { resolve({ clientPort: s.localPort!, version: s.getProtocol()! }); s.end(bytes); });
+    s.on('error', reject);
+    s.on('data', () => {});
+  });
+  const got = await withProxy.next();
+  const header = proxyV2Header({ ip: '127.0.0.1', port: clientPort }, { ip: '127.0.0.1', port: port.tls },
+    { version, serverName: 'localhost', alpn: undefined, certVerified: true, certPresented: true, certCn: 'device-1' });
+  assert.is(got.subarray(0, header.length).toString('hex'), header.toString('hex'));
+  assert.ok(got.includes(Buffer.from('device-1')), 'the CN is in the header');
+  assert.is(got.subarray(header.length).toString('hex'), bytes.toString('hex'));
+});
+
+test('TLS without a client certificate: no CN, verify non-zero', async () => {
+  const bytes = connectBytes({ clientId: 'pp-tls-anon', protocolVersion: 4 });
+  const { clientPort, version } = await new Promise<{ clientPort: number; version: string }>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port: port.tls, ca: readFileSync(certs.ca), servername: 'localhost' },
+      () => { resolve({ clientPort: s.localPort!, version: s.getProtocol()! }); s.end(bytes); });
+    s.on('error', reject);
+    s.on('data', () => {});
+  });
+  const got = await withProxy.next();
+  const header = proxyV2Header({ ip: '127.0.0.1', port: clientPort }, { ip: '127.0.0.1', port: port.tls },
+    { version, serverName: 'localhost', alpn: undefined, certVerified: false, certPresented: false, certCn: undefined });
+  assert.is(got.toString('hex'), Buffer.concat([header, bytes]).toString('hex'));
+});
+
+test('a broker without proxy_protocol gets the client\'s bytes only', async () => {
+  const bytes = connectBytes({ clientId: 'no-pp', protocolVersion: 4 });
+  await sendPlain(sluicePlain.port, bytes);
+  assert.is((await without.next()).toString('hex'), bytes.toString('hex'));
+});
+
+test('a candidate that fails takes its header with it: the next broker gets only what it asked for', async () => {
+  // Two brokers each: one that refuses connects, and a live one; the dead one is tried first for about
+  // half of the client ids (the consistent hash), so both orders happen.
+  const dead = await freePort();
+  const a = await startSluice({
+    brokers: [{ name: 'dead-pp', address: `127.0.0.1:${dead}`, proxy_protocol: 'v2' }, { name: 'live', address: `127.0.0.1:${without.port}` }],
+    log: { level: 'error' },
+  });
+  const b = await startSluice({
+    brokers: [{ name: 'dead', address: `127.0.0.1:${dead}` }, { name: 'live-pp', address: `127.0.0.1:${withProxy.port}`, proxy_protocol: 'v2' }],
+    log: { level: 'error' },
+  });
+  try {
+    for (let i = 0; i < 12; i++) {
+      const bytes = connectBytes({ clientId: `retry-${i}`, protocolVersion: 4 });
+      await sendPlain(a.port, bytes);
+      assert.is((await without.next()).toString('hex'), bytes.toString('hex'), `retry-${i} via a`);
+      const clientPort = await sendPlain(b.port, bytes);
+      const header = proxyV2Header({ ip: '127.0.0.1', port: clientPort }, { ip: '127.0.0.1', port: b.port });
+      assert.is((await withProxy.next()).toString('hex'), Buffer.concat([header, bytes]).toString('hex'), `retry-${i} via b`);
+    }
+    const failures = (await a.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters.broker_connect_failures;
+    assert.ok(failures > 0 && failures < 12, `the dead broker was tried first for some clients only (${failures})`);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test.run();
