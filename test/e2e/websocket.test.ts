@@ -150,7 +150,6 @@ test('garbage instead of HTTP on a ws port: 400 and closed', async () => {
 test('every accepted connection has an outcome', async () => {
   // A snapshot taken while the last connection ends can miss it between two reads: polled until quiet.
   const s = await waitForStats(sluice, (x) => x.openClients === 0 && x.pendingClients === 0 && unaccounted(x) === 0, 'every connection accounted for');
-  assert.is(unaccounted(s), 0);
   assert.ok(s.counters.ws_upgrades >= 10, `${s.counters.ws_upgrades} upgrades`);
 });
 
