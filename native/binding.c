@@ -7,7 +7,7 @@
 //   setBrokers(ips: string[], ports: number[])      numeric addresses, by broker index
 //   listen(host | null, port, backlog) -> undefined | errno name
 //   closeListeners()
-//   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) -> undefined | errno name
+//   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) / skipIn(slot, n) -> undefined | errno name
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
@@ -139,8 +139,9 @@ static napi_value js_configure_engine(napi_env env, napi_callback_info info) {
   st->duration_ms[kDeadlineConnect] = (uint64_t)connect_ms;
   st->duration_ms[kDeadlineBroker] = (uint64_t)broker_ms;
   st->duration_ms[kDeadlineLinger] = (uint64_t)linger_ms;
-  // What may follow the CONNECT in its last segment is kept too (it goes to the broker first).
-  st->max_in = (uint32_t)max_connect + 4096;
+  // Room past the CONNECT: what follows it in its last segment (it goes to the broker first), and a
+  // PROXY header from a front balancer before it (at most 2048 bytes, src/proxy/header-reader.ts).
+  st->max_in = (uint32_t)max_connect + 4096 + 2048;
   st->hold_ns = (uint64_t)hold_us * 1000;
   return NULL;
 }
@@ -249,6 +250,21 @@ static napi_value js_refuse(napi_env env, napi_callback_info info) {
   if (c == NULL || c->phase == kPhasePumping || c->phase == kPhaseLingering) return errno_value(env, ENOTCONN);
   engine_refuse(c, bytes, len);
   flush_soon(st);
+  return NULL;
+}
+
+/** skipIn(slot, n): the first n bytes the client sent (a PROXY header from a front balancer) are not
+ *  forwarded; a broker that asks for a PROXY header gets Sluice's in their place. */
+static napi_value js_skip_in(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[2];
+  int64_t n;
+  if (get_args(env, info, 2, argv)) return NULL;
+  conn_t *c = slot_arg(env, st, argv[0]);
+  if (int_arg(env, argv[1], 0, UINT16_MAX, "bytes must be 0..65535", &n)) return NULL;
+  if (c == NULL || c->phase != kPhaseReading) return errno_value(env, ENOTCONN);
+  if (c->in_skip != 0 || (uint32_t)n > c->in_len) return errno_value(env, EINVAL);
+  c->in_skip = (uint16_t)n;
   return NULL;
 }
 
@@ -540,6 +556,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "want", NULL, js_want, NULL, NULL, NULL, napi_enumerable, NULL },
     { "refuse", NULL, js_refuse, NULL, NULL, NULL, napi_enumerable, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "skipIn", NULL, js_skip_in, NULL, NULL, NULL, napi_enumerable, NULL },
     { "evictOldest", NULL, js_evict_oldest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remoteAddress", NULL, js_remote_address, NULL, NULL, NULL, napi_enumerable, NULL },
     { "localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -324,7 +324,7 @@ static void on_accept(state_t *st, int index) {
       continue;
     }
     deadline_add(c, kDeadlineConnect);
-    engine_emit(st, kEvAccepted, c->slot, 0, 0, 0, 0, NULL, 0);
+    engine_emit(st, kEvAccepted, c->slot, index, 0, 0, 0, NULL, 0);
     // No read yet: the CONNECT usually arrives just after the handshake the accept saw, so a read now
     // mostly answers EAGAIN (measured: 99% on loopback); the readable event comes in this batch or the next.
   }

@@ -51,7 +51,7 @@ enum { kDeadlineConnect = 0, kDeadlineBroker = 1, kDeadlineLinger = 2, kDeadline
 
 // Events for JS, batched per loop wake-up (workers/native-engine.ts has the same table).
 enum {
-  kEvAccepted = 1,      // slot: a new client connection, in the CONNECT phase
+  kEvAccepted = 1,      // slot, a = listener index: a new client connection, in the CONNECT phase
   kEvData = 2,          // slot, a = bytes read so far (data at dataOffset, or fetch with bytesOf)
   kEvEndedEarly = 3,    // slot, a = bytes read: the client sent FIN before JS judged the CONNECT whole
   kEvResetEarly = 4,    // slot, a = errno: the client reset (or failed) before its CONNECT was whole

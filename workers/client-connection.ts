@@ -16,7 +16,8 @@ import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
 import { PlacementAttempt } from './placement.ts';
 import { connectBroker } from './broker-connect.ts';
-import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
+import { proxyV2Header, type Endpoint, type TlsFacts } from '../src/proxy/v2-header.ts';
+import { looksLikeProxyHeader, readProxyHeader } from '../src/proxy/header-reader.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 
 const kConnection = Symbol('sluice.clientConnection');
@@ -35,10 +36,10 @@ let nextConnectionId = 1;
  *  must equal it (client_id_must_match), and the TLS facts a PROXY v2 header passes on. */
 export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean; tls: TlsFacts };
 
-/** The listener's connection callback. */
-export function acceptClient(socket: Socket, ctx: WorkerContext, identity?: ClientIdentity): void {
+/** The listener's connection callback. `acceptProxy`: the client's bytes start with a PROXY header. */
+export function acceptClient(socket: Socket, ctx: WorkerContext, identity?: ClientIdentity, acceptProxy = false): void {
   // The constructor registers the connection where it lives (socket, pending list); nothing to keep here.
-  new ClientConnection(socket as ClientSocket, ctx, identity);
+  new ClientConnection(socket as ClientSocket, ctx, identity, acceptProxy);
 }
 
 class ClientConnection implements DeadlineEntry {
@@ -53,10 +54,15 @@ class ClientConnection implements DeadlineEntry {
   reader: ConnectReader | undefined;
   admitted = false; // holds a max_connections slot
   readonly identity: ClientIdentity | undefined;
+  /** Bytes of a PROXY header still being read (an empty Buffer before the first), or undefined: done or none. */
+  proxyBytes: Buffer | undefined;
+  /** What a front balancer's PROXY header said: the client's address and the one it connected to. */
+  proxied: { source: Endpoint; destination: Endpoint } | undefined;
 
-  constructor(socket: ClientSocket, ctx: WorkerContext, identity: ClientIdentity | undefined) {
+  constructor(socket: ClientSocket, ctx: WorkerContext, identity: ClientIdentity | undefined, acceptProxy: boolean) {
     this.id = nextConnectionId++;
     this.identity = identity;
+    this.proxyBytes = acceptProxy ? Buffer.alloc(0) : undefined;
     this.socket = socket;
     this.ctx = ctx;
     this.acceptedMs = Date.now();
@@ -83,11 +89,35 @@ class ClientConnection implements DeadlineEntry {
   }
 
   remote(): string {
-    return `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+    const p = this.proxied?.source;
+    return p ? `${p.ip}:${p.port}` : `${this.socket.remoteAddress}:${this.socket.remotePort}`;
+  }
+
+  /** The PROXY header phase: the bytes after the header once it is complete; undefined while it is not
+   *  (or when it was refused, and the connection closed). */
+  readProxy(chunk: Buffer): Buffer | undefined {
+    const bytes = this.proxyBytes!.length === 0 ? chunk : Buffer.concat([this.proxyBytes!, chunk]);
+    const h = readProxyHeader(bytes);
+    if (h.kind === 'need-more') {
+      this.proxyBytes = bytes;
+      return undefined;
+    }
+    this.proxyBytes = undefined;
+    if (h.kind === 'invalid') {
+      this.close('refused_bad_proxy_header', 'bad PROXY header from the front balancer; closed', { why: h.reason });
+      return undefined;
+    }
+    if (h.source && h.destination) this.proxied = { source: h.source, destination: h.destination };
+    return bytes.subarray(h.length);
   }
 
   onData(chunk: Buffer): void {
     if (this.phase !== 'connect') return;
+    if (this.proxyBytes !== undefined) {
+      const rest = this.readProxy(chunk);
+      if (rest === undefined || rest.length === 0) return;
+      chunk = rest;
+    }
     let r;
     try {
       r = this.reader!.push(chunk);
@@ -100,6 +130,9 @@ class ClientConnection implements DeadlineEntry {
       case 'complete':
         return this.admit(r.connect, r.bytes);
       case 'not-connect':
+        if (looksLikeProxyHeader(chunk)) {
+          return this.refuseConnect(r, 'refused_unexpected_proxy_header', 'a PROXY header on a listener without accept_proxy_protocol', {});
+        }
         return this.refuseConnect(r, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
       case 'malformed':
         return this.refuseConnect(r, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
@@ -231,7 +264,7 @@ class ClientConnection implements DeadlineEntry {
   async place(connect: ConnectInfo, bytes: Buffer): Promise<void> {
     let attempt: PlacementAttempt;
     try {
-      attempt = new PlacementAttempt(this.ctx, this.id, connect, () => this.socket.remoteAddress, this.identity?.certCn);
+      attempt = new PlacementAttempt(this.ctx, this.id, connect, () => this.proxied?.source.ip ?? this.socket.remoteAddress, this.identity?.certCn);
     } catch (err) {
       return this.internalError(err, connect);
     }
@@ -277,7 +310,9 @@ class ClientConnection implements DeadlineEntry {
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
     if (ctx.config.brokers[p.broker].proxyProtocol === 'v2') {
-      broker.write(proxyV2Header({ ip: socket.remoteAddress!, port: socket.remotePort! }, { ip: socket.localAddress!, port: socket.localPort! }, this.identity?.tls));
+      // Behind a front balancer: its addresses are passed on; else this socket's.
+      const { source, destination } = this.proxied ?? { source: { ip: socket.remoteAddress!, port: socket.remotePort! }, destination: { ip: socket.localAddress!, port: socket.localPort! } };
+      broker.write(proxyV2Header(source, destination, this.identity?.tls));
     }
     broker.write(bytes);
     ctx.forward(socket, broker, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));

@@ -17,7 +17,11 @@ import type { ClientRecord } from '../src/worker-messages.ts';
 import { EngineEvent, kEventFields, type SpliceBinding } from './splice-addon.ts';
 import { PlacementAttempt } from './placement.ts';
 import type { WorkerContext } from './worker-context.ts';
-import { proxyV2Header } from '../src/proxy/v2-header.ts';
+import { proxyV2Header, type Endpoint } from '../src/proxy/v2-header.ts';
+import { looksLikeProxyHeader, readProxyHeader } from '../src/proxy/header-reader.ts';
+
+/** A client behind a front balancer: its address, and the one it connected to, from the PROXY header. */
+type Proxied = { source: Endpoint; destination: Endpoint };
 
 // A slot's phase, as this side sees it.
 const kFree = 0;
@@ -52,10 +56,16 @@ export class NativeSource {
   #clientId: (string | undefined)[] = [];
   #username: (string | undefined)[] = [];
   #attempt: (PlacementAttempt | undefined)[] = [];
+  #listener = new Uint8Array(kInitialSlots); // the engine's listener index
+  #skip = new Uint16Array(kInitialSlots); // bytes of a PROXY header read before the CONNECT (0: none yet)
+  /** Where a front balancer's PROXY header says the client is (undefined: the socket's own addresses). */
+  #proxied: (Proxied | undefined)[] = [];
   #forwarding = 0;
+  /** Per engine listener (in listen() order): its clients start with a PROXY header. */
+  readonly #acceptsProxy: boolean[] = [];
   /** The slot whose PlacementAttempt is being built: its constructor asks for the address, synchronously. */
   #placingSlot = -1;
-  readonly #remoteOfPlacing = (): string | undefined => this.#engine.remoteAddress(this.#placingSlot)?.[0];
+  readonly #remoteOfPlacing = (): string | undefined => this.#proxied[this.#placingSlot]?.source.ip ?? this.#engine.remoteAddress(this.#placingSlot)?.[0];
 
   constructor(ctx: WorkerContext, engine: SpliceBinding, brokerIps: (string | undefined)[]) {
     this.#ctx = ctx;
@@ -68,8 +78,10 @@ export class NativeSource {
   }
 
   /** Listens on a resolved IP (undefined: every address); an errno name on failure. */
-  listen(host: string | undefined, port: number): string | undefined {
-    return this.#engine.listen(host ?? null, port, 4096);
+  listen(host: string | undefined, port: number, acceptProxy: boolean): string | undefined {
+    const failure = this.#engine.listen(host ?? null, port, 4096);
+    if (failure === undefined) this.#acceptsProxy.push(acceptProxy);
+    return failure;
   }
 
   closeListeners(): void {
@@ -81,7 +93,8 @@ export class NativeSource {
     const brokers = this.#ctx.config.brokers;
     for (let slot = 0; slot < this.#phase.length && out.length < limit; slot++) {
       if (this.#phase[slot] !== kForwarding || (clientId !== undefined && this.#clientId[slot] !== clientId)) continue;
-      const remote = this.#engine.remoteAddress(slot);
+      const proxied = this.#proxied[slot]?.source;
+      const remote = proxied ? [proxied.ip, proxied.port] : this.#engine.remoteAddress(slot);
       out.push({
         clientId: this.#clientId[slot] ?? '', username: this.#username[slot], protocolLevel: this.#level[slot],
         broker: brokers[this.#broker[slot]].name, worker: this.#ctx.workerId,
@@ -109,7 +122,7 @@ export class NativeSource {
     const ctx = this.#ctx;
     switch (kind) {
       case EngineEvent.accepted:
-        this.#accepted(slot);
+        this.#accepted(slot, a);
         return;
       case EngineEvent.data:
         if (this.#phase[slot] === kPending) this.#judge(slot, b >= 0 ? this.#data.subarray(b, b + a) : this.#engine.bytesOf(slot)!);
@@ -151,11 +164,14 @@ export class NativeSource {
     }
   }
 
-  #accepted(slot: number): void {
+  #accepted(slot: number, listener: number): void {
     const ctx = this.#ctx;
     if (slot >= this.#phase.length) this.#grow(slot);
     ctx.counters.add('connections_accepted');
     this.#phase[slot] = kPending;
+    this.#listener[slot] = listener;
+    this.#skip[slot] = 0;
+    this.#proxied[slot] = undefined;
     if (!ctx.admission.pendingStarted()) {
       // Over this worker's part of max_pending: the engine closes the client waiting longest.
       const evicted = this.#engine.evictOldest();
@@ -175,17 +191,39 @@ export class NativeSource {
     return true;
   }
 
-  #judge(slot: number, bytes: Buffer): void {
+  #judge(slot: number, all: Buffer): void {
     const ctx = this.#ctx;
+    if (this.#acceptsProxy[this.#listener[slot]] && this.#skip[slot] === 0) {
+      const h = readProxyHeader(all);
+      if (h.kind === 'need-more') {
+        this.#engine.want(slot, all.length + 1);
+        return;
+      }
+      if (h.kind === 'invalid') {
+        ctx.counters.add('refused_bad_proxy_header');
+        this.#endPending(slot);
+        ctx.faultLog.warn('refused_bad_proxy_header', { slot, why: h.reason }, 'bad PROXY header from the front balancer; closed');
+        this.#engine.refuse(slot, undefined);
+        return;
+      }
+      this.#skip[slot] = h.length;
+      this.#engine.skipIn(slot, h.length);
+      if (h.source && h.destination) this.#proxied[slot] = { source: h.source, destination: h.destination };
+    }
+    const skip = this.#skip[slot];
+    const bytes = skip > 0 ? all.subarray(skip) : all;
     const r = readConnect(bytes, ctx.config.limits.maxConnectBytes);
     switch (r.kind) {
       case 'need-more':
-        this.#engine.want(slot, bytesWanted(bytes));
+        this.#engine.want(slot, skip + bytesWanted(bytes));
         return;
+      case 'not-connect':
+        if (looksLikeProxyHeader(bytes)) {
+          return this.#refuseConnect(slot, r, 'refused_unexpected_proxy_header', 'a PROXY header on a listener without accept_proxy_protocol', {});
+        }
+        return this.#refuseConnect(slot, r, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
       case 'complete':
         return this.#admit(slot, r.connect);
-      case 'not-connect':
-        return this.#refuseConnect(slot, r, 'refused_not_connect', 'first packet is not CONNECT', { packetType: r.packetType });
       case 'malformed':
         return this.#refuseConnect(slot, r, 'refused_malformed', 'malformed CONNECT', { why: r.reason });
       case 'unsupported-protocol':
@@ -255,6 +293,8 @@ export class NativeSource {
 
   /** The PROXY v2 header for `slot`'s broker: the client's address and the one it connected to. */
   #proxyHeader(slot: number): Buffer | undefined {
+    const proxied = this.#proxied[slot];
+    if (proxied) return proxyV2Header(proxied.source, proxied.destination); // passed on from the front balancer
     const [peer, local] = [this.#engine.remoteAddress(slot), this.#engine.localAddress(slot)];
     if (!peer || !local) return undefined; // the client is gone (its reset comes as an event)
     return proxyV2Header({ ip: peer[0], port: peer[1] }, { ip: local[0], port: local[1] });
@@ -292,6 +332,7 @@ export class NativeSource {
 
   #free(slot: number): void {
     this.#phase[slot] = kFree;
+    this.#proxied[slot] = undefined;
     this.#clientId[slot] = undefined;
     this.#username[slot] = undefined;
     this.#attempt[slot] = undefined;
@@ -315,7 +356,7 @@ export class NativeSource {
   #grow(slot: number): void {
     let n = this.#phase.length;
     while (n <= slot) n *= 2;
-    const grow = <T extends Uint8Array | Int16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const grow = <T extends Uint8Array | Int16Array | Uint16Array | Uint32Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(n);
       b.set(a);
       return b;
@@ -326,6 +367,8 @@ export class NativeSource {
     this.#keyHi = grow(this.#keyHi, (k) => new Uint32Array(k));
     this.#keyLo = grow(this.#keyLo, (k) => new Uint32Array(k));
     this.#pinned = grow(this.#pinned, (k) => new Uint8Array(k));
+    this.#listener = grow(this.#listener, (k) => new Uint8Array(k));
+    this.#skip = grow(this.#skip, (k) => new Uint16Array(k));
     this.#sinceMs = grow(this.#sinceMs, (k) => new Float64Array(k));
   }
 }

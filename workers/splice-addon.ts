@@ -54,6 +54,8 @@ export type SpliceBinding = {
   /** Closes the client waiting longest in the CONNECT phase; its slot, or -1. */
   evictOldest(): number;
   remoteAddress(slot: number): [string, number] | undefined;
+  /** The first n bytes the client sent (a PROXY header) are not forwarded. */
+  skipIn(slot: number, bytes: number): string | undefined;
   /** The address the client connected to (getsockname). */
   localAddress(slot: number): [string, number] | undefined;
   bytesOf(slot: number): Buffer | undefined;

@@ -111,7 +111,7 @@ async function listenAll(): Promise<void> {
   for (const [i, l] of config.listeners.entries()) {
     if (native && l.protocol === 'mqtt') {
       // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
-      const failure = native.listen(l.bind.host, l.bind.port);
+      const failure = native.listen(l.bind.host, l.bind.port, l.acceptProxyProtocol);
       if (failure !== undefined) {
         post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: `listen ${failure} ${l.bind.address}` });
         return;
@@ -122,7 +122,7 @@ async function listenAll(): Promise<void> {
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
     const server = l.protocol === 'mqtts' ? createTlsListener(data.tls[i]!, l, ctx)
       : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, data.tls[i], ctx)
-      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx));
+      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, undefined, l.acceptProxyProtocol));
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {
       await new Promise<void>((resolve, reject) => {

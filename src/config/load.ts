@@ -38,6 +38,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
         handshakeTimeoutMs: l.tls.handshake_timeout,
       },
       clientIdMustMatch: l.client_id_must_match,
+      acceptProxyProtocol: l.accept_proxy_protocol,
       ws: l.protocol === 'ws' || l.protocol === 'wss' ? { path: l.path ?? '/mqtt', maxFrameBytes: l.max_frame_size ?? 1024 ** 2 } : undefined,
     })),
     brokers,

@@ -25,6 +25,8 @@ export type ListenerConfig = {
   bind: ListenEndpoint;
   protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
   tls: TlsListenerConfig | undefined;
+  /** Each client's bytes start with a PROXY header (v1 or v2) from a front balancer. */
+  acceptProxyProtocol: boolean;
   /** ws and wss: the upgrade's HTTP path, and the largest WebSocket message a client may send. */
   ws: { path: string; maxFrameBytes: number } | undefined;
   /** A client whose CONNECT client id is not its certificate's CN is refused (CONNACK 0x85 / 0x02). */

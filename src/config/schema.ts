@@ -119,7 +119,12 @@ const listener = z.strictObject({
   // MQTT over WebSocket (ws, wss): the HTTP path of the upgrade, and the largest frame a client may send.
   path: z.string().regex(/^\/[^\s?#]*$/, 'an absolute path such as /mqtt (no query, no spaces)').optional(),
   max_frame_size: size(64, 256 * 1024 ** 2, 'from 64B to 256MiB').optional(),
+  // A front L4 balancer puts a PROXY header (v1 or v2) before each client's bytes.
+  accept_proxy_protocol: z.boolean().default(false),
 }).superRefine((l, ctx) => {
+  if (l.accept_proxy_protocol && l.protocol !== 'mqtt') {
+    ctx.addIssue({ code: 'custom', path: ['accept_proxy_protocol'], message: `is supported on protocol mqtt listeners only so far (this listener is ${l.protocol})` });
+  }
   if (!wsProtocols.has(l.protocol)) {
     for (const key of ['path', 'max_frame_size'] as const) {
       if (l[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for protocol ws or wss (this listener is ${l.protocol})` });
@@ -155,7 +160,7 @@ const broker = z.strictObject({
 export const configSchema = z
   .strictObject({
     workers: workers.default(1),
-    listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 }, protocol: 'mqtt' }]),
+    listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 }, protocol: 'mqtt', accept_proxy_protocol: false }]),
     brokers: z.array(broker).max(maxBrokers).default([]),
     demo: z.strictObject({
       brokers: z.number().int().min(1).max(16).default(3),

@@ -24,6 +24,8 @@ export const counterNames = [
   'refused_max_connections',
   'refused_connect_rate',
   'refused_client_id_mismatch',
+  'refused_bad_proxy_header',
+  'refused_unexpected_proxy_header',
   'client_closed_before_connect',
   'client_ended_before_connect',
   'client_closed_while_placing',

@@ -182,6 +182,13 @@ test('listeners: ws and wss take a path (default /mqtt) and max_frame_size (defa
   assert.match(l({ protocol: 'ws', max_frame_size: 10 }), /listeners\[0\]\.max_frame_size: 10 is out of range/);
 });
 
+test('listeners: accept_proxy_protocol off by default; on protocol mqtt only, so far', () => {
+  assert.is(resolveConfig({ brokers }).listeners[0].acceptProxyProtocol, false);
+  assert.is(resolveConfig({ brokers, listeners: [{ bind: ':1883', accept_proxy_protocol: true }] }).listeners[0].acceptProxyProtocol, true);
+  assert.match(messageOf({ listeners: [{ bind: ':8883', protocol: 'mqtts', accept_proxy_protocol: true, tls: { cert: 'a', key: 'b' } }] }),
+    /listeners\[0\]\.accept_proxy_protocol: is supported on protocol mqtt listeners only so far \(this listener is mqtts\)/);
+});
+
 test('brokers: proxy_protocol none by default, or v2', () => {
   assert.is(resolveConfig({ brokers }).brokers[0].proxyProtocol, 'none');
   assert.is(resolveConfig({ brokers: [{ ...brokers[0], proxy_protocol: 'v2' }] }).brokers[0].proxyProtocol, 'v2');

@@ -1,7 +1,8 @@
 // End to end: a broker with proxy_protocol v2 gets a PROXY v2 header before the CONNECT, with the client's
 // real address and port and the address it connected to; a TLS client's header carries the TLS version,
 // SNI and its certificate's CN. A broker-side listener in the test checks the bytes exactly. A broker
-// without proxy_protocol gets the client's bytes only.
+// without proxy_protocol gets the client's bytes only. A listener with accept_proxy_protocol reads a
+// front balancer's v1 or v2 header, and passes what it says on.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -151,6 +152,82 @@ test('a candidate that fails takes its header with it: the next broker gets only
   } finally {
     await a.stop();
     await b.stop();
+  }
+});
+
+test('accept_proxy_protocol: a v1 or v2 header from a front balancer (whole or cut byte by byte) names the client; it is passed on as v2, never forwarded itself', async () => {
+  const frontPort = await freePort();
+  const front = await startSluice({
+    listeners: [{ bind: `127.0.0.1:${frontPort}`, accept_proxy_protocol: true }],
+    brokers: [{ name: 'pp', address: `127.0.0.1:${withProxy.port}`, proxy_protocol: 'v2' }],
+    balance: { strategy: 'sticky', key: ['source-address'] },
+    log: { level: 'warn' },
+  });
+  try {
+    const connect = connectBytes({ clientId: 'behind-lb', protocolVersion: 4 });
+    const v1 = Buffer.from('PROXY TCP4 192.0.2.44 198.51.100.7 40123 1883\r\n', 'latin1');
+    const v2 = proxyV2Header({ ip: '2001:db8::44', port: 40124 }, { ip: '2001:db8::1', port: 8883 });
+    for (const [inbound, out] of [
+      [v1, proxyV2Header({ ip: '192.0.2.44', port: 40123 }, { ip: '198.51.100.7', port: 1883 })],
+      [v2, v2],
+    ] as const) {
+      for (const cut of [false, true]) {
+        const bytes = Buffer.concat([inbound, connect]);
+        await new Promise<void>((resolve, reject) => {
+          const s = netConnect({ port: frontPort, host: '127.0.0.1', allowHalfOpen: true }, async () => {
+            if (cut) for (let i = 0; i < inbound.length + 3; i++) { s.write(bytes.subarray(i, i + 1)); await new Promise((r) => setTimeout(r, 1)); }
+            s.end(cut ? bytes.subarray(inbound.length + 3) : bytes);
+            resolve();
+          });
+          s.on('error', reject);
+          s.on('end', () => s.destroy());
+        });
+        assert.is((await withProxy.next()).toString('hex'), Buffer.concat([out, connect]).toString('hex'), `${inbound === v1 ? 'v1' : 'v2'}${cut ? ' cut' : ''}`);
+      }
+    }
+    // The admin view (and the source-address route key) see the client the header names.
+    const open = netConnect(frontPort, '127.0.0.1', () => open.write(Buffer.concat([v1, connectBytes({ clientId: 'lb-open', protocolVersion: 4 })])));
+    open.on('error', () => {});
+    let listed: { remote: string }[] = [];
+    for (let i = 0; i < 100 && listed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      listed = (await front.admin<{ clients: { remote: string }[] }>('/api/clients?client_id=lb-open')).body.clients;
+    }
+    assert.equal(listed.map((c) => c.remote), ['192.0.2.44:40123']);
+    open.destroy();
+  } finally {
+    await front.stop();
+  }
+});
+
+test('bad input: a broken PROXY header is closed and counted; a PROXY header where none is expected is refused as such', async () => {
+  const frontPort = await freePort();
+  const front = await startSluice({
+    listeners: [{ bind: `127.0.0.1:${frontPort}`, accept_proxy_protocol: true }],
+    brokers: [{ name: 'plain', address: `127.0.0.1:${without.port}` }],
+    log: { level: 'warn' },
+  });
+  try {
+    const closed = (p: number, bytes: Buffer) => new Promise<string>((resolve) => {
+      const s = netConnect(p, '127.0.0.1', () => s.write(bytes));
+      let got = '';
+      s.on('data', (d) => { got += d.toString('hex'); });
+      const t = setTimeout(() => { s.destroy(); resolve('still open'); }, 5000);
+      s.once('close', () => { clearTimeout(t); resolve(got); });
+      s.on('error', () => {});
+    });
+    assert.is(await closed(frontPort, Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n', 'latin1')), '', 'closed, nothing sent');
+    assert.is(await closed(frontPort, Buffer.concat([connectBytes({ clientId: 'no-header' })])), '', 'a client without the header');
+    const stats = (await front.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
+    assert.is(stats.refused_bad_proxy_header, 2);
+    assert.match(front.output(), /bad PROXY header from the front balancer/);
+    // sluicePlain's listener does not accept PROXY headers.
+    assert.is(await closed(sluicePlain.port, Buffer.concat([Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n', 'latin1'), connectBytes({ clientId: 'x' })])), '');
+    const plainStats = (await sluicePlain.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
+    assert.is(plainStats.refused_unexpected_proxy_header, 1);
+    assert.match(sluicePlain.output(), /a PROXY header on a listener without accept_proxy_protocol/);
+  } finally {
+    await front.stop();
   }
 });
 

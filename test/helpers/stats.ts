@@ -7,7 +7,7 @@ export type Stats = { counters: Record<string, number>; openClients: number; pen
 /** The counters of which every accepted connection ends with exactly one. */
 export const outcomeCounters = [
   'refused_not_connect', 'refused_malformed', 'refused_unsupported_protocol', 'refused_too_large',
-  'refused_connect_timeout', 'refused_no_broker', 'refused_max_connections', 'refused_connect_rate', 'refused_client_id_mismatch',
+  'refused_connect_timeout', 'refused_no_broker', 'refused_max_connections', 'refused_connect_rate', 'refused_client_id_mismatch', 'refused_bad_proxy_header', 'refused_unexpected_proxy_header',
   'refused_internal_error', 'client_closed_before_connect', 'client_ended_before_connect',
   'client_closed_while_placing', 'pending_evicted', 'connections_closed', 'connections_dropped_worker_exit',
 ] as const;
