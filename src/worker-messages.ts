@@ -22,13 +22,14 @@ export type WorkerData = {
   epochMs: number; // the primary's clock origin for shared timestamps
   /** Per listener (same index as config.listeners): certificates and keys of a TLS listener, else undefined. */
   tls: (TlsMaterial | undefined)[];
-  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer };
+  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer; ticketKeys: SharedArrayBuffer };
 };
 
 export type ToWorker =
   | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
   | { type: 'datapath-stats'; requestId: number }
   | { type: 'shutdown' }
+  | { type: 'tls-ticket-keys' } // rotated: every TLS listener takes the keys in shared.ticketKeys
   | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
   | { type: 'gc'; requestId: number }; // tests and bench only (SLUICE_TEST_HOOKS=1): full GC, then heap used
 

@@ -17,6 +17,8 @@ import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts
 import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
 import { createTlsListener } from './tls-source.ts';
+import { Server as TlsServer } from 'node:tls';
+import { TicketKeys } from '../src/tls/ticket-keys.ts';
 import { createWsListener } from './ws-source.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
@@ -101,6 +103,9 @@ function flushBytes(): void {
 setInterval(flushBytes, bytesFlushIntervalMs).unref();
 
 const servers: Server[] = [];
+// TLS listeners (mqtts, wss): they share the process's session ticket keys (src/tls/ticket-keys.ts).
+const ticketKeys = new TicketKeys(data.shared.ticketKeys);
+const tlsServers: TlsServer[] = [];
 // SLUICE_TEST_HOOKS=1 only (POST /debug/gc): V8's gc(), exposed on first use (a worker refuses
 // --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
 let gc: (() => void) | undefined;
@@ -123,6 +128,11 @@ async function listenAll(): Promise<void> {
     const server = l.protocol === 'mqtts' ? createTlsListener(data.tls[i]!, l, ctx)
       : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, data.tls[i], ctx)
       : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, undefined, l.acceptProxyProtocol));
+    if (server instanceof TlsServer) {
+      // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
+      server.setTicketKeys(ticketKeys.read());
+      tlsServers.push(server);
+    }
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {
       await new Promise<void>((resolve, reject) => {
@@ -171,6 +181,11 @@ port.on('message', (m: ToWorker) => {
       gc();
       post({ type: 'heap', requestId: m.requestId, usedHeapBytes: getHeapStatistics().used_heap_size });
       break;
+    case 'tls-ticket-keys': {
+      const keys = ticketKeys.read();
+      for (const s of tlsServers) s.setTicketKeys(keys);
+      break;
+    }
     case 'shutdown':
       for (const s of servers) s.close();
       native?.closeListeners();

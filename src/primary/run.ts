@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import type { TlsMaterial } from '../tls/material.ts';
+import { kTicketKeyRotationMs, TicketKeys } from '../tls/ticket-keys.ts';
 import { BrokerTable } from '../brokers/broker-table.ts';
 import { MAX_BROKERS } from '../brokers/layout.ts';
 import { StickyTable } from '../sticky/table.ts';
@@ -35,7 +36,9 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     counters: Counters.allocate(),
     admission: Admission.allocate(),
     shares: WorkerShares.allocate(brokerTableSlots),
+    ticketKeys: TicketKeys.allocate(),
   };
+  const ticketKeys = new TicketKeys(shared.ticketKeys);
   const brokerTable = new BrokerTable(shared.brokers);
   const stickyTable = new StickyTable(shared.sticky);
   const counters = new CounterTotals(shared.counters);
@@ -82,6 +85,9 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const slotsPerSweep = Math.max(1024, Math.ceil(stickyTable.capacity / Math.max(1, config.sticky.ttlSec / 2)));
   const sweeper = setInterval(() => stickyTable.sweep(slotsPerSweep, stickyNowSec(), config.sticky.ttlSec), stickySweepIntervalMs);
   sweeper.unref();
+  // TLS session tickets: one key set for every worker, replaced on a schedule.
+  const rotator = setInterval(() => { ticketKeys.rotate(); supervisor.broadcast({ type: 'tls-ticket-keys' }); }, kTicketKeyRotationMs);
+  rotator.unref();
 
   log.info({
     listeners: config.listeners.map((l) => (l.protocol === 'mqtt' ? l.bind.address : `${l.protocol}://${l.bind.address}`)), workers: config.workers,
@@ -91,6 +97,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   return {
     async stop() {
       clearInterval(sweeper);
+      clearInterval(rotator);
       admin?.close();
       await supervisor.stop(shutdownGraceMs);
       clearInterval(folder);

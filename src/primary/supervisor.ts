@@ -106,6 +106,11 @@ export class Supervisor {
     return sum;
   }
 
+  /** Tells every worker something that needs no answer. */
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' }>): void {
+    for (const s of this.#slots) s.worker?.postMessage(m);
+  }
+
   /** Test hook (SLUICE_TEST_HOOKS=1 only): makes worker `id` throw, to exercise replacement. */
   crashWorker(id: number): boolean {
     const w = this.#slots.find((s) => s.id === id)?.worker;

@@ -238,6 +238,33 @@ test('balance.key cert-cn: every connection with one certificate lands on one br
   assert.is(brokers.size, 1, [...brokers].join(', '));
 });
 
+test('TLS sessions resume whichever worker takes the reconnect (shared ticket keys)', async () => {
+  let session: Buffer | undefined;
+  const workers = new Set<number>();
+  let resumed = 0;
+  const attempts = 16;
+  for (let i = 0; i < attempts; i++) {
+    const clientId = `resume-${i}`;
+    const reused = await new Promise<boolean>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: port.tls, ca: readFileSync(certs.ca), session });
+      s.on('session', (sess: Buffer) => { session = sess; });
+      s.once('secureConnect', () => s.write(connectBytes({ clientId, protocolVersion: 4 })));
+      s.once('data', () => resolve(s.isSessionReused())); // the CONNACK: forwarded and listed now
+      s.once('error', reject);
+      // Closed once the admin view has named its worker (below).
+      pending.push(s);
+    });
+    const { body } = await sluice.admin<{ clients: { worker: number }[] }>(`/api/clients?client_id=${clientId}`);
+    workers.add(body.clients[0].worker);
+    if (reused) resumed++;
+    pending.pop()!.end();
+    await new Promise((r) => setTimeout(r, 10)); // the ticket arrives after the handshake
+  }
+  assert.is(resumed, attempts - 1, 'every reconnect resumed (the first is a full handshake)');
+  assert.is(workers.size, 2, 'the reconnects went to both workers');
+});
+const pending: import('node:tls').TLSSocket[] = [];
+
 test('every accepted connection has an outcome', async () => {
   // A snapshot taken while the last connection ends can miss it between two reads: polled until quiet.
   await waitForStats(sluice, (x) => x.openClients === 0 && x.pendingClients === 0 && unaccounted(x) === 0, 'every connection accounted for');
