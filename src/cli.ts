@@ -21,7 +21,8 @@ Usage:
   sluice check --config FILE    validate a config file and print what Sluice would do
   sluice --help                 this text
 
-Signals: SIGTERM/SIGINT stop listening and close connections after a short grace period.
+Signals: SIGTERM/SIGINT stop listening and close connections after a short grace period;
+SIGHUP reloads TLS certificates (live connections keep theirs).
 Exit codes: 0 ok, 1 runtime failure (e.g. cannot listen), 2 bad config or usage.
 `;
 
@@ -63,12 +64,14 @@ async function main(argv: string[]): Promise<number> {
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material);
+    running = await runSluice(config, log, tls.material, values.config ?? 'embedded default config');
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');
     return 1;
   }
+  // SIGHUP reloads (TLS certificates today); without a handler it would end the process.
+  process.on('SIGHUP', () => void running.reload('SIGHUP'));
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => { log.info({ signal }, 'shutting down'); resolve(); };
     process.once('SIGTERM', onSignal);

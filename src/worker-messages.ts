@@ -30,6 +30,7 @@ export type ToWorker =
   | { type: 'datapath-stats'; requestId: number }
   | { type: 'shutdown' }
   | { type: 'tls-ticket-keys' } // rotated: every TLS listener takes the keys in shared.ticketKeys
+  | { type: 'tls-material'; material: (TlsMaterial | undefined)[] } // reloaded certificates, per listener
   | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
   | { type: 'gc'; requestId: number }; // tests and bench only (SLUICE_TEST_HOOKS=1): full GC, then heap used
 

@@ -3,30 +3,60 @@
 // (client-connection.ts), and its bytes move on the JS pipe. Handshakes that fail or stall and client
 // certificates that are refused each end with a counter and a rate-limited log line; key material never
 // appears in either.
-import { createSecureContext, createServer, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer, type SecureContext, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../src/tls/material.ts';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import { pickCertificate } from '../src/tls/sni.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
 import type { WorkerContext } from './worker-context.ts';
 
-/** Options for a TLS (or HTTPS) server serving `m`. */
-export function tlsServerOptions(m: TlsMaterial): TlsOptions {
-  // One context per certificate, each with the client CA: after an SNI switch the new context verifies.
-  const contexts = m.pairs.map((p) => createSecureContext({ cert: p.certPem, key: p.keyPem, ca: m.caPem, minVersion: m.minVersion }));
-  return {
-    cert: m.pairs[0].certPem,
-    key: m.pairs[0].keyPem,
-    ca: m.caPem,
-    minVersion: m.minVersion,
-    requestCert: m.clientAuth !== 'none',
-    // Checked after the handshake instead (checkClient), so every refused certificate is counted and
-    // logged: with rejectUnauthorized Node drops such a client silently.
-    rejectUnauthorized: false,
-    ALPNProtocols: m.alpn,
-    handshakeTimeout: m.handshakeTimeoutMs,
-    SNICallback: m.pairs.length > 1 ? (name, cb) => cb(null, contexts[pickCertificate(m.pairs, name)]) : undefined,
-  };
+/**
+ * The certificates a TLS listener serves, replaceable while it runs (a reload): the server's default
+ * context, and one context per certificate for SNI. Each has the client CA: after an SNI switch the
+ * new context verifies. Connections already up keep the context they started with.
+ */
+export class ServedCertificates {
+  #m: TlsMaterial;
+  #contexts: SecureContext[];
+
+  constructor(m: TlsMaterial) {
+    this.#m = m;
+    this.#contexts = this.#build(m);
+  }
+
+  get material(): TlsMaterial {
+    return this.#m;
+  }
+
+  /** New certificates (and CA) for new handshakes; the listener's other settings stay as they were. */
+  replace(server: Server, m: TlsMaterial): void {
+    this.#contexts = this.#build(m);
+    this.#m = { ...this.#m, pairs: m.pairs, caPem: m.caPem };
+    server.setSecureContext(this.#contextOptions(this.#m));
+  }
+
+  /** Options for a TLS (or HTTPS) server that serves these certificates. */
+  serverOptions(): TlsOptions {
+    const m = this.#m;
+    return {
+      ...this.#contextOptions(m),
+      requestCert: m.clientAuth !== 'none',
+      // Checked after the handshake instead (checkClient), so every refused certificate is counted and
+      // logged: with rejectUnauthorized Node drops such a client silently.
+      rejectUnauthorized: false,
+      ALPNProtocols: m.alpn,
+      handshakeTimeout: m.handshakeTimeoutMs,
+      SNICallback: (name, cb) => cb(null, this.#contexts.length > 1 ? this.#contexts[pickCertificate(this.#m.pairs, name)] : undefined),
+    };
+  }
+
+  #contextOptions(m: TlsMaterial) {
+    return { cert: m.pairs[0].certPem, key: m.pairs[0].keyPem, ca: m.caPem, minVersion: m.minVersion };
+  }
+
+  #build(m: TlsMaterial): SecureContext[] {
+    return m.pairs.map((p) => createSecureContext({ cert: p.certPem, key: p.keyPem, ca: m.caPem, minVersion: m.minVersion }));
+  }
 }
 
 /** Counts every handshake on `server` that fails or stalls, and closes it (Node leaves a timed-out one open). */
@@ -84,12 +114,12 @@ export function checkClient(socket: TLSSocket, m: TlsMaterial, l: ListenerConfig
 }
 
 /** A listener with protocol mqtts. */
-export function createTlsListener(m: TlsMaterial, l: ListenerConfig, ctx: WorkerContext): Server {
+export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, ctx: WorkerContext): Server {
   // allowHalfOpen, as for plain TCP: a client's FIN (after close_notify) goes on to the broker as a half-close.
-  const server = createServer({ ...tlsServerOptions(m), allowHalfOpen: true, noDelay: true });
+  const server = createServer({ ...certs.serverOptions(), allowHalfOpen: true, noDelay: true });
   watchTlsFailures(server, ctx);
   server.on('secureConnection', (socket: TLSSocket) => {
-    const identity = checkClient(socket, m, l, ctx);
+    const identity = checkClient(socket, certs.material, l, ctx);
     if (identity !== false) acceptClient(socket, ctx, identity);
   });
   return server;

@@ -16,7 +16,7 @@ import { WorkerShares } from '../src/limits/worker-shares.ts';
 import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
-import { createTlsListener } from './tls-source.ts';
+import { createTlsListener, ServedCertificates } from './tls-source.ts';
 import { Server as TlsServer } from 'node:tls';
 import { TicketKeys } from '../src/tls/ticket-keys.ts';
 import { createWsListener } from './ws-source.ts';
@@ -106,6 +106,8 @@ const servers: Server[] = [];
 // TLS listeners (mqtts, wss): they share the process's session ticket keys (src/tls/ticket-keys.ts).
 const ticketKeys = new TicketKeys(data.shared.ticketKeys);
 const tlsServers: TlsServer[] = [];
+/** Per listener index: what a TLS listener serves, replaced by a certificate reload. */
+const servedCerts = new Map<number, { server: TlsServer; certs: ServedCertificates }>();
 // SLUICE_TEST_HOOKS=1 only (POST /debug/gc): V8's gc(), exposed on first use (a worker refuses
 // --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
 let gc: (() => void) | undefined;
@@ -125,13 +127,16 @@ async function listenAll(): Promise<void> {
       continue;
     }
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = l.protocol === 'mqtts' ? createTlsListener(data.tls[i]!, l, ctx)
-      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, data.tls[i], ctx)
+    const material = data.tls[i];
+    const certs = material ? new ServedCertificates(material) : undefined;
+    const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx)
+      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx)
       : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, undefined, l.acceptProxyProtocol));
-    if (server instanceof TlsServer) {
+    if (server instanceof TlsServer && certs) {
       // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
       server.setTicketKeys(ticketKeys.read());
       tlsServers.push(server);
+      servedCerts.set(i, { server, certs });
     }
     server.on('error', (err) => log.error({ err }, 'listener error'));
     try {
@@ -180,6 +185,18 @@ port.on('message', (m: ToWorker) => {
       if (!gc) { setFlagsFromString('--expose-gc'); gc = runInNewContext('gc') as () => void; }
       gc();
       post({ type: 'heap', requestId: m.requestId, usedHeapBytes: getHeapStatistics().used_heap_size });
+      break;
+    case 'tls-material':
+      // A certificate reload: new handshakes get the new certificates; live connections keep theirs.
+      for (const [i, { server, certs }] of servedCerts) {
+        const next = m.material[i];
+        if (!next) continue;
+        try {
+          certs.replace(server, next);
+        } catch (err) {
+          log.error({ listener: config.listeners[i].bind.address, err: (err as Error).message }, 'TLS reload: this worker keeps its certificates');
+        }
+      }
       break;
     case 'tls-ticket-keys': {
       const keys = ticketKeys.read();

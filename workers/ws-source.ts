@@ -11,9 +11,8 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
-import type { TlsMaterial } from '../src/tls/material.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
-import { checkClient, tlsServerOptions, watchTlsFailures } from './tls-source.ts';
+import { checkClient, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
 import { WebSocketStream } from './websocket-stream.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -24,7 +23,7 @@ const kIdentity = Symbol('sluice.tlsIdentity');
 type IdentifiedSocket = TLSSocket & { [kIdentity]?: ClientIdentity };
 
 /** A listener with protocol ws (m undefined) or wss. */
-export function createWsListener(l: ListenerConfig, m: TlsMaterial | undefined, ctx: WorkerContext): Server {
+export function createWsListener(l: ListenerConfig, certs: ServedCertificates | undefined, ctx: WorkerContext): Server {
   const { path, maxFrameBytes } = l.ws!;
   const wss = new WebSocketServer({
     noServer: true,
@@ -45,11 +44,11 @@ export function createWsListener(l: ListenerConfig, m: TlsMaterial | undefined, 
 
   const httpOptions = { headersTimeout: ctx.config.limits.connectTimeoutMs, requestTimeout: ctx.config.limits.connectTimeoutMs, noDelay: true };
   let server: Server;
-  if (m) {
-    const https = createHttpsServer({ ...tlsServerOptions(m), ...httpOptions });
+  if (certs) {
+    const https = createHttpsServer({ ...certs.serverOptions(), ...httpOptions });
     watchTlsFailures(https, ctx);
     https.on('secureConnection', (socket: IdentifiedSocket) => {
-      const identity = checkClient(socket, m, l, ctx);
+      const identity = checkClient(socket, certs.material, l, ctx);
       if (identity !== false) socket[kIdentity] = identity;
     });
     server = https;

@@ -9,6 +9,8 @@ import type { Admission } from '../limits/admission.ts';
 import type { Supervisor } from '../primary/supervisor.ts';
 import { RateLimitedLog } from '../log.ts';
 import { parseTarget } from './target.ts';
+import type { TlsMaterial } from '../tls/material.ts';
+import type { ReloadOutcome } from '../tls/reloader.ts';
 
 export type AdminDeps = {
   config: ResolvedConfig;
@@ -18,6 +20,8 @@ export type AdminDeps = {
   counters: CounterTotals;
   admission: Admission;
   log: Logger;
+  /** TLS listeners' certificates now and the last reload (undefined: no TLS listener). */
+  tls?: { material: (TlsMaterial | undefined)[]; lastReload: ReloadOutcome | undefined };
 };
 
 /** What the server writes: a status, a JSON body, extra headers, and whether to close the connection. */
@@ -45,6 +49,20 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       healthy: d.brokerTable.isHealthy(i), draining: d.brokerTable.isDraining(i),
       liveConnections: d.brokerTable.liveConnections(i),
     }))) }],
+    ['/api/tls', { method: 'GET', handler: () => ok({
+      listeners: d.config.listeners.flatMap((l, i) => {
+        const m = d.tls?.material[i];
+        if (!m) return [];
+        return [{
+          listener: l.bind.address, protocol: l.protocol, clientAuth: m.clientAuth,
+          certificates: m.pairs.map((p) => ({
+            file: p.certFile, subject: p.subject, names: p.names, notAfter: new Date(p.notAfterMs).toISOString(),
+            expiresInDays: Math.floor((p.notAfterMs - Date.now()) / 86_400_000),
+          })),
+        }];
+      }),
+      lastReload: d.tls?.lastReload,
+    }) }],
     ['/api/clients', { method: 'GET', usage: '/api/clients?client_id=&limit=', handler: async (url) => {
       const limit = Math.min(maxClientsListed, Number(url.searchParams.get('limit') ?? 1000) || 1000);
       const clientId = url.searchParams.get('client_id') ?? undefined;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import { kTicketKeyRotationMs, TicketKeys } from '../tls/ticket-keys.ts';
+import { TlsReloader } from '../tls/reloader.ts';
 import { BrokerTable } from '../brokers/broker-table.ts';
 import { MAX_BROKERS } from '../brokers/layout.ts';
 import { StickyTable } from '../sticky/table.ts';
@@ -22,10 +23,14 @@ const stickySweepIntervalMs = 1000;
 const counterFoldIntervalMs = 1000;
 const shutdownGraceMs = 5000;
 
-export type Running = { stop(): Promise<void> };
+export type Running = {
+  stop(): Promise<void>;
+  /** SIGHUP: reads and checks the TLS files again; the old certificates stay on any problem. */
+  reload(trigger: string): Promise<void>;
+};
 
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
-export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[]): Promise<Running> {
+export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], source = 'config'): Promise<Running> {
   // First: no other process may serve our addresses (SO_REUSEPORT would let it share them).
   const claim = await claimListenAddresses(config.listeners.map((l) => l.bind));
   const epochMs = Date.now();
@@ -70,11 +75,14 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
+  const reloader = tls.some(Boolean) ? new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material)) : undefined;
   try {
     await supervisor.start();
-    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log });
+    reloader?.watchFiles();
+    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader });
   } catch (err) {
     clearInterval(folder);
+    await reloader?.close();
     await supervisor.stop(0);
     await demo?.close();
     await claim.release();
@@ -95,7 +103,12 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   }, 'sluice ready');
 
   return {
+    async reload(trigger) {
+      if (reloader) await reloader.reload(trigger);
+      else log.info({ trigger }, 'reload: no TLS listener, nothing to reload (config reload is not built yet)');
+    },
     async stop() {
+      await reloader?.close();
       clearInterval(sweeper);
       clearInterval(rotator);
       admin?.close();

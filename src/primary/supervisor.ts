@@ -41,7 +41,7 @@ export type ReleaseWorker = (workerId: number) => number;
 
 export class Supervisor {
   readonly #config: ResolvedConfig;
-  readonly #tls: WorkerData['tls'];
+  #tls: WorkerData['tls'];
   readonly #releaseWorker: ReleaseWorker;
   readonly #log: Logger;
   readonly #shared: WorkerData['shared'];
@@ -107,8 +107,14 @@ export class Supervisor {
   }
 
   /** Tells every worker something that needs no answer. */
-  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' }>): void {
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' }>): void {
     for (const s of this.#slots) s.worker?.postMessage(m);
+  }
+
+  /** Reloaded certificates: workers started from now on get these; running ones are told (broadcast). */
+  setTls(tls: WorkerData['tls']): void {
+    this.#tls = tls;
+    this.broadcast({ type: 'tls-material', material: tls });
   }
 
   /** Test hook (SLUICE_TEST_HOOKS=1 only): makes worker `id` throw, to exercise replacement. */
