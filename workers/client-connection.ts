@@ -16,7 +16,8 @@ import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
 import { PlacementAttempt } from './placement.ts';
 import { connectBroker } from './broker-connect.ts';
-import { proxyV2Header, type Endpoint, type TlsFacts } from '../src/proxy/v2-header.ts';
+import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
+import type { Proxied } from './proxy-front.ts';
 import { looksLikeProxyHeader, readProxyHeader } from '../src/proxy/header-reader.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 
@@ -36,10 +37,17 @@ let nextConnectionId = 1;
  *  must equal it (client_id_must_match), and the TLS facts a PROXY v2 header passes on. */
 export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean; tls: TlsFacts };
 
-/** The listener's connection callback. `acceptProxy`: the client's bytes start with a PROXY header. */
-export function acceptClient(socket: Socket, ctx: WorkerContext, identity?: ClientIdentity, acceptProxy = false): void {
+/**
+ * What a listener knows of a client before its first byte: its TLS identity; whether its bytes start
+ * with a PROXY header (plain TCP listeners read it here); or what a PROXY header read before the TLS
+ * handshake or HTTP upgrade said (proxy-front.ts).
+ */
+export type AcceptedFrom = { identity?: ClientIdentity; acceptProxy?: boolean; proxied?: Proxied };
+
+/** The listener's connection callback. */
+export function acceptClient(socket: Socket, ctx: WorkerContext, from?: AcceptedFrom): void {
   // The constructor registers the connection where it lives (socket, pending list); nothing to keep here.
-  new ClientConnection(socket as ClientSocket, ctx, identity, acceptProxy);
+  new ClientConnection(socket as ClientSocket, ctx, from);
 }
 
 class ClientConnection implements DeadlineEntry {
@@ -57,12 +65,13 @@ class ClientConnection implements DeadlineEntry {
   /** Bytes of a PROXY header still being read (an empty Buffer before the first), or undefined: done or none. */
   proxyBytes: Buffer | undefined;
   /** What a front balancer's PROXY header said: the client's address and the one it connected to. */
-  proxied: { source: Endpoint; destination: Endpoint } | undefined;
+  proxied: Proxied | undefined;
 
-  constructor(socket: ClientSocket, ctx: WorkerContext, identity: ClientIdentity | undefined, acceptProxy: boolean) {
+  constructor(socket: ClientSocket, ctx: WorkerContext, from: AcceptedFrom | undefined) {
     this.id = nextConnectionId++;
-    this.identity = identity;
-    this.proxyBytes = acceptProxy ? Buffer.alloc(0) : undefined;
+    this.identity = from?.identity;
+    this.proxied = from?.proxied;
+    this.proxyBytes = from?.acceptProxy ? Buffer.alloc(0) : undefined;
     this.socket = socket;
     this.ctx = ctx;
     this.acceptedMs = Date.now();

@@ -7,8 +7,15 @@ import { createSecureContext, createServer, type SecureContext, type Server, typ
 import type { TlsMaterial } from '../src/tls/material.ts';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import { pickCertificate } from '../src/tls/sni.ts';
+import type { Socket } from 'node:net';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
+import { proxiedOf } from './proxy-front.ts';
 import type { WorkerContext } from './worker-context.ts';
+
+/** The TCP socket under a TLS socket (its PROXY header, if the listener reads one, is kept there). */
+export function rawOf(socket: TLSSocket): Socket | undefined {
+  return (socket as TLSSocket & { _parent?: Socket })._parent ?? undefined;
+}
 
 /**
  * The certificates a TLS listener serves, replaceable while it runs (a reload): the server's default
@@ -120,7 +127,7 @@ export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, 
   watchTlsFailures(server, ctx);
   server.on('secureConnection', (socket: TLSSocket) => {
     const identity = checkClient(socket, certs.material, l, ctx);
-    if (identity !== false) acceptClient(socket, ctx, identity);
+    if (identity !== false) acceptClient(socket, ctx, { identity, proxied: proxiedOf(rawOf(socket)) });
   });
   return server;
 }

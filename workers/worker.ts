@@ -20,6 +20,7 @@ import { createTlsListener, ServedCertificates } from './tls-source.ts';
 import { Server as TlsServer } from 'node:tls';
 import { TicketKeys } from '../src/tls/ticket-keys.ts';
 import { createWsListener } from './ws-source.ts';
+import { createProxyFront } from './proxy-front.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { splice } from './splice-addon.ts';
@@ -131,21 +132,26 @@ async function listenAll(): Promise<void> {
     const certs = material ? new ServedCertificates(material) : undefined;
     const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx)
       : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx)
-      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, undefined, l.acceptProxyProtocol));
+      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, { acceptProxy: l.acceptProxyProtocol }));
     if (server instanceof TlsServer && certs) {
       // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
       server.setTicketKeys(ticketKeys.read());
       tlsServers.push(server);
       servedCerts.set(i, { server, certs });
     }
-    server.on('error', (err) => log.error({ err }, 'listener error'));
+    // A front balancer's PROXY header before TLS or HTTP: a plain server reads it and hands the socket on
+    // (a plain mqtt listener reads it in the CONNECT phase instead).
+    const listening = l.acceptProxyProtocol && l.protocol !== 'mqtt'
+      ? createProxyFront(server, l.tls?.handshakeTimeoutMs ?? config.limits.connectTimeoutMs, ctx)
+      : server;
+    listening.on('error', (err) => log.error({ err }, 'listener error'));
     try {
       await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
+        listening.once('error', reject);
         // reusePort: every worker binds the same address and the kernel spreads new connections.
         // host is an IP (the primary resolved names), or undefined for ":port": "::" dual stack, 0.0.0.0 without IPv6.
-        server.listen({ host: l.bind.host, port: l.bind.port, reusePort: true, backlog: 4096 }, () => {
-          server.off('error', reject);
+        listening.listen({ host: l.bind.host, port: l.bind.port, reusePort: true, backlog: 4096 }, () => {
+          listening.off('error', reject);
           resolve();
         });
       });
@@ -153,7 +159,7 @@ async function listenAll(): Promise<void> {
       post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: (err as Error).message });
       return;
     }
-    servers.push(server);
+    servers.push(listening);
     addresses.push(l.bind.address);
   }
   post({ type: 'listening', workerId: data.workerId, addresses, datapath: datapath.name });

@@ -12,7 +12,8 @@ import { WebSocketServer } from 'ws';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
-import { checkClient, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
+import { checkClient, rawOf, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
+import { proxiedOf } from './proxy-front.ts';
 import { WebSocketStream } from './websocket-stream.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -87,7 +88,9 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
           ctx.counters.add('ws_frame_too_large');
           ctx.faultLog.warn('ws_frame_too_large', { remote: remoteOf(raw), maxFrameBytes }, 'WebSocket message larger than max_frame_size; closed (1009)');
         });
-      acceptClient(stream as unknown as Socket, ctx, (raw as IdentifiedSocket)[kIdentity]);
+      // The PROXY header a front balancer sent is on the TCP socket: under the TLS one for wss.
+      const tcp = certs ? rawOf(raw as TLSSocket) : raw;
+      acceptClient(stream as unknown as Socket, ctx, { identity: (raw as IdentifiedSocket)[kIdentity], proxied: proxiedOf(tcp) });
     });
   });
   return server;

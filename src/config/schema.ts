@@ -122,9 +122,6 @@ const listener = z.strictObject({
   // A front L4 balancer puts a PROXY header (v1 or v2) before each client's bytes.
   accept_proxy_protocol: z.boolean().default(false),
 }).superRefine((l, ctx) => {
-  if (l.accept_proxy_protocol && l.protocol !== 'mqtt') {
-    ctx.addIssue({ code: 'custom', path: ['accept_proxy_protocol'], message: `is supported on protocol mqtt listeners only so far (this listener is ${l.protocol})` });
-  }
   if (!wsProtocols.has(l.protocol)) {
     for (const key of ['path', 'max_frame_size'] as const) {
       if (l[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `only for protocol ws or wss (this listener is ${l.protocol})` });

@@ -38,6 +38,9 @@ export const counterNames = [
   'tls_handshake_failed',
   'tls_handshake_timeout',
   'tls_client_cert_rejected',
+  // accept_proxy_protocol on a TLS or WebSocket listener: a bad PROXY header (or none in time) before the
+  // handshake or upgrade; like a failed handshake, before the client reaches MQTT.
+  'front_bad_proxy_header',
   // WebSocket listeners: upgrades done; HTTP that is not one, a path or subprotocol that is not MQTT's,
   // a text message, a message over max_frame_size.
   'ws_upgrades',

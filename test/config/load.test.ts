@@ -182,11 +182,11 @@ test('listeners: ws and wss take a path (default /mqtt) and max_frame_size (defa
   assert.match(l({ protocol: 'ws', max_frame_size: 10 }), /listeners\[0\]\.max_frame_size: 10 is out of range/);
 });
 
-test('listeners: accept_proxy_protocol off by default; on protocol mqtt only, so far', () => {
+test('listeners: accept_proxy_protocol off by default, a boolean on any protocol', () => {
   assert.is(resolveConfig({ brokers }).listeners[0].acceptProxyProtocol, false);
   assert.is(resolveConfig({ brokers, listeners: [{ bind: ':1883', accept_proxy_protocol: true }] }).listeners[0].acceptProxyProtocol, true);
-  assert.match(messageOf({ listeners: [{ bind: ':8883', protocol: 'mqtts', accept_proxy_protocol: true, tls: { cert: 'a', key: 'b' } }] }),
-    /listeners\[0\]\.accept_proxy_protocol: is supported on protocol mqtt listeners only so far \(this listener is mqtts\)/);
+  assert.is(resolveConfig({ brokers, listeners: [{ bind: ':8083', protocol: 'ws', accept_proxy_protocol: true }] }).listeners[0].acceptProxyProtocol, true);
+  assert.match(messageOf({ listeners: [{ bind: ':1883', accept_proxy_protocol: 'yes' }] }), /listeners\[0\]\.accept_proxy_protocol/);
 });
 
 test('brokers: proxy_protocol none by default, or v2', () => {

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { WebSocket } from 'ws';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.ts';
@@ -195,6 +196,7 @@ test('accept_proxy_protocol: a v1 or v2 header from a front balancer (whole or c
     }
     assert.equal(listed.map((c) => c.remote), ['192.0.2.44:40123']);
     open.destroy();
+    await withProxy.next(); // its recording (the broker gets the FIN of the pair's end)
   } finally {
     await front.stop();
   }
@@ -226,6 +228,69 @@ test('bad input: a broken PROXY header is closed and counted; a PROXY header whe
     const plainStats = (await sluicePlain.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
     assert.is(plainStats.refused_unexpected_proxy_header, 1);
     assert.match(sluicePlain.output(), /a PROXY header on a listener without accept_proxy_protocol/);
+  } finally {
+    await front.stop();
+  }
+});
+
+test('accept_proxy_protocol on mqtts, ws and wss: the header before the TLS handshake or HTTP upgrade names the client', async () => {
+  const p = { mqtts: await freePort(), ws: await freePort(), wss: await freePort() };
+  const tls = { cert: certs.server.cert, key: certs.server.key };
+  const front = await startSluice({
+    listeners: [
+      { bind: `127.0.0.1:${p.mqtts}`, protocol: 'mqtts', accept_proxy_protocol: true, tls },
+      { bind: `127.0.0.1:${p.ws}`, protocol: 'ws', accept_proxy_protocol: true },
+      { bind: `127.0.0.1:${p.wss}`, protocol: 'wss', accept_proxy_protocol: true, tls },
+    ],
+    brokers: [{ name: 'pp', address: `127.0.0.1:${withProxy.port}`, proxy_protocol: 'v2' }],
+    log: { level: 'warn' },
+  });
+  /** A TCP connection to `port` that has already sent `header`. */
+  const tcpWithHeader = (port: number, header: Buffer) => { const s = netConnect(port, '127.0.0.1'); s.write(header); return s; };
+  const header = (i: number) => Buffer.from(`PROXY TCP4 203.0.113.${i} 198.51.100.9 5000${i} 443\r\n`, 'latin1');
+  const named = (i: number) => ({ source: { ip: `203.0.113.${i}`, port: 50000 + i }, destination: { ip: '198.51.100.9', port: 443 } });
+  try {
+    // mqtts: TLS over the TCP connection that carried the header.
+    const connect = connectBytes({ clientId: 'front-tls', protocolVersion: 4 });
+    const version = await new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ socket: tcpWithHeader(p.mqtts, header(1)), servername: 'localhost', ca: readFileSync(certs.ca) }, () => { resolve(s.getProtocol()!); s.end(connect); });
+      s.on('error', reject);
+      s.on('data', () => {});
+    });
+    const tlsFacts = { version, serverName: 'localhost', alpn: undefined, certVerified: false, certPresented: false, certCn: undefined };
+    assert.is((await withProxy.next()).toString('hex'), Buffer.concat([proxyV2Header(named(1).source, named(1).destination, tlsFacts), connect]).toString('hex'), 'mqtts');
+    // ws and wss: the ws client over a connection that carried the header.
+    for (const [kind, i] of [['ws', 2], ['wss', 3]] as const) {
+      const mqttBytes = connectBytes({ clientId: `front-${kind}`, protocolVersion: 4 });
+      const ws = new WebSocket(`${kind}://127.0.0.1:${p[kind]}/mqtt`, ['mqtt'], {
+        createConnection: () => (kind === 'ws' ? tcpWithHeader(p.ws, header(i)) : tlsConnect({ socket: tcpWithHeader(p.wss, header(i)), servername: 'localhost', ca: readFileSync(certs.ca) })),
+      });
+      await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+      ws.send(mqttBytes);
+      // Once the client is forwarded (listed), closing it ends the pair: the broker gets FIN, the recording is done.
+      for (let k = 0; k < 200; k++) {
+        const { body } = await front.admin<{ clients: unknown[] }>(`/api/clients?client_id=front-${kind}`);
+        if (body.clients.length === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      ws.close();
+      const got = await withProxy.next();
+      const h = got.subarray(0, got.length - mqttBytes.length);
+      assert.is(got.subarray(h.length).toString('hex'), mqttBytes.toString('hex'), `${kind}: the CONNECT`);
+      const src = h.subarray(16, 20).join('.');
+      assert.is(src, `203.0.113.${i}`, `${kind}: the header names the client`);
+      assert.is(h.readUInt16BE(24), 50000 + i);
+    }
+    // A bad header before TLS: closed, counted before MQTT (no connections_accepted).
+    const before = (await front.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
+    await new Promise<void>((resolve) => {
+      const s = tcpWithHeader(p.mqtts, Buffer.from('PROXY TCP4 nonsense\r\n', 'latin1'));
+      s.on('error', () => {});
+      s.once('close', () => resolve());
+    });
+    const after = (await front.admin<{ counters: Record<string, number> }>('/api/stats')).body.counters;
+    assert.is(after.front_bad_proxy_header - before.front_bad_proxy_header, 1);
+    assert.is(after.connections_accepted, before.connections_accepted);
   } finally {
     await front.stop();
   }
