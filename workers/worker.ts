@@ -106,8 +106,7 @@ setInterval(flushBytes, bytesFlushIntervalMs).unref();
 const servers: Server[] = [];
 // TLS listeners (mqtts, wss): they share the process's session ticket keys (src/tls/ticket-keys.ts).
 const ticketKeys = new TicketKeys(data.shared.ticketKeys);
-const tlsServers: TlsServer[] = [];
-/** Per listener index: what a TLS listener serves, replaced by a certificate reload. */
+/** Per listener index: a TLS listener's server and what it serves (replaced by a certificate reload). */
 const servedCerts = new Map<number, { server: TlsServer; certs: ServedCertificates }>();
 // SLUICE_TEST_HOOKS=1 only (POST /debug/gc): V8's gc(), exposed on first use (a worker refuses
 // --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
@@ -127,16 +126,15 @@ async function listenAll(): Promise<void> {
       addresses.push(l.bind.address);
       continue;
     }
-    // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
     const material = data.tls[i];
     const certs = material ? new ServedCertificates(material) : undefined;
+    // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
     const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx)
       : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx)
       : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, { acceptProxy: l.acceptProxyProtocol }));
     if (server instanceof TlsServer && certs) {
       // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
       server.setTicketKeys(ticketKeys.read());
-      tlsServers.push(server);
       servedCerts.set(i, { server, certs });
     }
     // A front balancer's PROXY header before TLS or HTTP: a plain server reads it and hands the socket on
@@ -206,7 +204,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'tls-ticket-keys': {
       const keys = ticketKeys.read();
-      for (const s of tlsServers) s.setTicketKeys(keys);
+      for (const { server } of servedCerts.values()) server.setTicketKeys(keys);
       break;
     }
     case 'shutdown':
