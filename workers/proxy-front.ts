@@ -8,6 +8,7 @@ import { Server as TlsServer } from 'node:tls';
 import { readProxyHeader } from '../src/proxy/header-reader.ts';
 import type { Endpoint } from '../src/proxy/v2-header.ts';
 import type { WorkerContext } from './worker-context.ts';
+import { guardSetup } from './setup-guard.ts';
 
 /** A client behind a front balancer: its address, and the one it connected to, from the PROXY header. */
 export type Proxied = { source: Endpoint; destination: Endpoint };
@@ -27,7 +28,7 @@ export function createProxyFront(inner: Server, timeoutMs: number, ctx: WorkerCo
       ctx.faultLog.warn('front_bad_proxy_header', { remote: `${socket.remoteAddress}:${socket.remotePort}`, why }, 'bad PROXY header from the front balancer; closed');
       socket.destroy();
     };
-    const onData = (chunk: Buffer) => {
+    const onData = guardSetup(ctx, 'proxy-front', (_chunk: Buffer) => socket, (chunk: Buffer) => {
       bytes = bytes.length === 0 ? chunk : Buffer.concat([bytes, chunk]);
       const h = readProxyHeader(bytes);
       if (h.kind === 'need-more') return;
@@ -42,7 +43,7 @@ export function createProxyFront(inner: Server, timeoutMs: number, ctx: WorkerCo
       // A TLS server (mqtts, wss) wraps the socket and reads it itself (what was unshifted included); a
       // plain HTTP server (ws) reads the socket as it flows, so it must flow again.
       if (!(inner instanceof TlsServer) && !socket.destroyed) socket.resume();
-    };
+    });
     const timer = setTimeout(() => {
       socket.off('data', onData);
       refuse('no complete PROXY header within the timeout');

@@ -10,7 +10,13 @@ import { pickCertificate } from '../src/tls/sni.ts';
 import type { Socket } from 'node:net';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
 import { proxiedOf } from './proxy-front.ts';
+import { guardSetup, kThrowingSetupName, setupTestHooks } from './setup-guard.ts';
 import type { WorkerContext } from './worker-context.ts';
+
+/** SLUICE_TEST_HOOKS=1 only: the SNI name kThrowingSetupName makes the setup throw (a stand-in for a bug). */
+export function throwIfAsked(socket: TLSSocket): void {
+  if (setupTestHooks && (socket as TLSSocket & { servername?: string }).servername === kThrowingSetupName) throw new Error('TLS setup failure requested by a test hook');
+}
 
 /** The TCP socket under a TLS socket (its PROXY header, if the listener reads one, is kept there). */
 export function rawOf(socket: TLSSocket): Socket | undefined {
@@ -125,9 +131,10 @@ export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, 
   // allowHalfOpen, as for plain TCP: a client's FIN (after close_notify) goes on to the broker as a half-close.
   const server = createServer({ ...certs.serverOptions(), allowHalfOpen: true, noDelay: true });
   watchTlsFailures(server, ctx);
-  server.on('secureConnection', (socket: TLSSocket) => {
+  server.on('secureConnection', guardSetup(ctx, 'tls', (socket: TLSSocket) => socket, (socket: TLSSocket) => {
+    throwIfAsked(socket);
     const identity = checkClient(socket, certs.material, l, ctx);
     if (identity !== false) acceptClient(socket, ctx, { identity, proxied: proxiedOf(rawOf(socket)) });
-  });
+  }));
   return server;
 }

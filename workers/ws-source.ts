@@ -12,7 +12,8 @@ import { WebSocketServer } from 'ws';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
-import { checkClient, rawOf, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
+import { checkClient, rawOf, throwIfAsked, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
+import { guardSetup, kThrowingSetupName, setupTestHooks } from './setup-guard.ts';
 import { proxiedOf } from './proxy-front.ts';
 import { WebSocketStream } from './websocket-stream.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -48,10 +49,11 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
   if (certs) {
     const https = createHttpsServer({ ...certs.serverOptions(), ...httpOptions });
     watchTlsFailures(https, ctx);
-    https.on('secureConnection', (socket: IdentifiedSocket) => {
+    https.on('secureConnection', guardSetup(ctx, 'tls', (socket: IdentifiedSocket) => socket, (socket: IdentifiedSocket) => {
+      throwIfAsked(socket);
       const identity = checkClient(socket, certs.material, l, ctx);
       if (identity !== false) socket[kIdentity] = identity;
-    });
+    }));
     server = https;
   } else {
     server = createHttpServer(httpOptions);
@@ -68,8 +70,9 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     refuse('ws_not_upgrade', socket, status, 'malformed or incomplete HTTP request', { why: err.code ?? err.message });
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', guardSetup(ctx, 'websocket', (_req: IncomingMessage, socket: Duplex, _head: Buffer) => socket, (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const requestPath = (req.url ?? '').split('?')[0];
+    if (setupTestHooks && requestPath === `/${kThrowingSetupName}`) throw new Error('WebSocket setup failure requested by a test hook');
     if (requestPath !== path) return refuse('ws_wrong_path', socket, 404, 'WebSocket upgrade on a path that serves nothing', { path: requestPath.slice(0, 200) });
     const offered = req.headers['sec-websocket-protocol'];
     if (offered !== undefined && !offered.split(',').some((p) => kSubprotocols.has(p.trim()))) {
@@ -92,7 +95,7 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
       const tcp = certs ? rawOf(raw as TLSSocket) : raw;
       acceptClient(stream as unknown as Socket, ctx, { identity: (raw as IdentifiedSocket)[kIdentity], proxied: proxiedOf(tcp) });
     });
-  });
+  }));
   return server;
 }
 

@@ -41,6 +41,8 @@ export const counterNames = [
   // accept_proxy_protocol on a TLS or WebSocket listener: a bad PROXY header (or none in time) before the
   // handshake or upgrade; like a failed handshake, before the client reaches MQTT.
   'front_bad_proxy_header',
+  // A Sluice bug in a listener's setup step (TLS, WebSocket, PROXY front): that socket closed, logged.
+  'listener_internal_errors',
   // WebSocket listeners: upgrades done; HTTP that is not one, a path or subprotocol that is not MQTT's,
   // a text message, a message over max_frame_size.
   'ws_upgrades',

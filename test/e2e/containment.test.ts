@@ -1,5 +1,5 @@
 // End to end: one client, one silent socket or one dead worker never costs more than itself.
-// A placement that throws refuses that one client; silent sockets at max_pending never lock real clients
+// A throw in a TLS or WebSocket client's setup closes that socket; a placement that throws refuses that one client; silent sockets at max_pending never lock real clients
 // out; a worker killed under load gives back exactly what it held; a second Sluice on a served address
 // refuses to start. Real Mosquitto behind, MQTT.js and raw sockets in front.
 import { test } from 'uvu';
@@ -15,6 +15,13 @@ import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
 import { connackCode, connectBytes, connectClient, rawExchange } from '../helpers/mqtt.ts';
 import { stats, unaccounted, waitForStats } from '../helpers/stats.ts';
 import { kThrowingClientId } from '../../workers/placement.ts';
+import { kThrowingSetupName } from '../../workers/setup-guard.ts';
+import { readFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
+import mqtt from 'mqtt';
+import { WebSocket } from 'ws';
+import { makeTestCerts } from '../helpers/certs.ts';
+import { freePort } from '../helpers/ports.ts';
 
 let cluster: MosquittoCluster;
 const started: SluiceProcess[] = [];
@@ -41,6 +48,45 @@ function silentSocket(port: number): Promise<Socket & { closedAt?: number }> {
     s.on('connect', () => resolve(s));
   });
 }
+
+test('a throw while setting up a TLS or WebSocket client closes that one socket, is logged and counted; the worker goes on', async () => {
+  const certs = makeTestCerts();
+  try {
+    const tlsPort = await freePort();
+    const wsPort = await freePort();
+    const s = await sluiceWith({
+      workers: 1,
+      listeners: [
+        { bind: `127.0.0.1:${tlsPort}`, protocol: 'mqtts', tls: { cert: certs.server.cert, key: certs.server.key } },
+        { bind: `127.0.0.1:${wsPort}`, protocol: 'ws' },
+      ],
+    }, { SLUICE_TEST_HOOKS: '1' });
+    const tlsClosed = await new Promise<boolean>((resolve) => {
+      const c = tlsConnect({ host: '127.0.0.1', port: tlsPort, servername: kThrowingSetupName, ca: readFileSync(certs.ca), checkServerIdentity: () => undefined });
+      c.on('error', () => {});
+      c.on('data', () => {});
+      const t = setTimeout(() => { c.destroy(); resolve(false); }, 5000);
+      c.once('close', () => { clearTimeout(t); resolve(true); });
+    });
+    assert.ok(tlsClosed, 'the TLS client was closed');
+    const wsRefused = await new Promise<boolean>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${wsPort}/${kThrowingSetupName}`, ['mqtt']);
+      ws.once('open', () => { ws.terminate(); resolve(false); });
+      ws.once('error', () => resolve(true));
+    });
+    assert.ok(wsRefused, 'the upgrade did not go through');
+    const after = await waitForStats(s, (x) => x.counters.listener_internal_errors === 2, 'both counted');
+    assert.is(after.counters.connections_accepted, 0);
+    const health = await s.admin<{ workers: { restarts: number }[] }>('/healthz');
+    assert.is(health.body.workers[0].restarts, 0, 'the worker did not die');
+    assert.match(s.output(), /internal error setting up a connection; closed/);
+    const ok = await mqtt.connectAsync(`mqtts://127.0.0.1:${tlsPort}`, { clientId: 'after-setup-throw', ca: readFileSync(certs.ca), reconnectPeriod: 0 });
+    assert.ok(ok.connected);
+    await ok.endAsync();
+  } finally {
+    certs.remove();
+  }
+});
 
 test('a placement that throws refuses that one client (0x80 / 0x03), is logged and counted; the worker goes on', async () => {
   const s = await sluiceWith({ workers: 1 }, { SLUICE_TEST_HOOKS: '1' });
