@@ -289,7 +289,7 @@ void engine_rearm_client(conn_t *c) {
   if (!c->unread) return;
   c->unread = 0;
   uint32_t events = c->events[kClient];
-  c->events[kClient] = UINT32_MAX;
+  c->events[kClient] = kRearm;
   if (conn_interest(c, kClient, events) != 0) c->events[kClient] = events;
 }
 

@@ -38,8 +38,6 @@
 #define kCopyBytes (16 * 1024)
 // A held source is read once this much is in (or at the tick): the batch coalescing aims for.
 #define kHoldBytes (64 * 1024)
-// An interest no fd has: conn_interest sees a change and re-registers (EPOLL_CTL_MOD re-arms the edge).
-#define kRearm UINT32_MAX
 
 // ---- pipe pool ----------------------------------------------------------------------------------------
 

@@ -105,6 +105,11 @@ typedef struct conn {
   state_t *st;
 } conn_t;
 
+// An interest no fd has: conn_interest sees a change and re-registers, and EPOLL_CTL_MOD re-arms the
+// fd's edge (it reports what is ready now). Set c->events[side] to it where a socket may hold bytes no
+// new edge would announce.
+#define kRearm UINT32_MAX
+
 typedef struct { struct sockaddr_storage addr; socklen_t len; } sockaddr_any_t;
 
 typedef struct {

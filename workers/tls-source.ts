@@ -85,42 +85,49 @@ export function watchTlsFailures(server: Server, ctx: WorkerContext): void {
   });
 }
 
+/** What checkClient reads of each client of one listener: decided once, when the listener is made. */
+export type ClientCheck = { mustMatchCn: boolean; wantsIdentity: boolean };
+
+export function clientCheckFor(l: ListenerConfig, ctx: WorkerContext): ClientCheck {
+  const mustMatchCn = l.clientIdMustMatch === 'cert-cn';
+  // The identity is read only where something uses it: the client id check, a cert-cn route key, a
+  // PROXY v2 header to a broker.
+  const wantsIdentity = mustMatchCn || ctx.config.balance.key.includes('cert-cn') || ctx.config.brokers.some((b) => b.proxyProtocol === 'v2');
+  return { mustMatchCn, wantsIdentity };
+}
+
 /**
  * Right after a handshake: the client's identity for placement (undefined when nothing uses it), or
  * false when its certificate is refused (the socket is destroyed, counted and logged).
  */
-export function checkClient(socket: TLSSocket, m: TlsMaterial, l: ListenerConfig, ctx: WorkerContext): ClientIdentity | undefined | false {
+export function checkClient(socket: TLSSocket, m: TlsMaterial, check: ClientCheck, ctx: WorkerContext): ClientIdentity | undefined | false {
   ctx.counters.add('tls_handshakes');
-  if (m.clientAuth !== 'none' && !socket.authorized) {
-    // optional: a client may come without a certificate, but one it presents must be valid.
-    const presented = Object.keys(socket.getPeerCertificate()).length > 0;
-    if (presented || m.clientAuth === 'required') {
-      ctx.counters.add('tls_client_cert_rejected');
-      ctx.faultLog.warn('tls_client_cert_rejected', {
-        remote: `${socket.remoteAddress}:${socket.remotePort}`,
-        why: presented ? String(socket.authorizationError) : 'no client certificate',
-      }, 'client certificate refused; connection closed');
-      socket.destroy();
-      return false;
-    }
+  const cert = m.clientAuth !== 'none' && (!socket.authorized || check.wantsIdentity) ? socket.getPeerCertificate() : undefined;
+  const presented = cert !== undefined && Object.keys(cert).length > 0;
+  // optional: a client may come without a certificate, but one it presents must be valid.
+  if (m.clientAuth !== 'none' && !socket.authorized && (presented || m.clientAuth === 'required')) {
+    ctx.counters.add('tls_client_cert_rejected');
+    ctx.faultLog.warn('tls_client_cert_rejected', {
+      remote: `${socket.remoteAddress}:${socket.remotePort}`,
+      why: presented ? String(socket.authorizationError) : 'no client certificate',
+    }, 'client certificate refused; connection closed');
+    socket.destroy();
+    return false;
   }
-  // Read only where something uses it: the client id check, a cert-cn route key, a PROXY v2 header.
-  const mustMatchCn = l.clientIdMustMatch === 'cert-cn';
-  if (!mustMatchCn && !ctx.config.balance.key.includes('cert-cn') && !ctx.config.brokers.some((b) => b.proxyProtocol === 'v2')) return undefined;
-  const cert = m.clientAuth === 'none' ? undefined : socket.getPeerCertificate();
+  if (!check.wantsIdentity) return undefined;
   const subjectCn = socket.authorized ? cert?.subject?.CN : undefined;
   // Several CNs in one subject name no single identity: treated as none.
   const certCn = typeof subjectCn === 'string' ? subjectCn : undefined;
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   return {
     certCn,
-    mustMatchCn,
+    mustMatchCn: check.mustMatchCn,
     tls: {
       version: socket.getProtocol() ?? undefined,
       serverName: servername || undefined,
       alpn: socket.alpnProtocol || undefined,
       certVerified: socket.authorized,
-      certPresented: cert !== undefined && Object.keys(cert).length > 0,
+      certPresented: presented,
       certCn,
     },
   };
@@ -131,9 +138,10 @@ export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, 
   // allowHalfOpen, as for plain TCP: a client's FIN (after close_notify) goes on to the broker as a half-close.
   const server = createServer({ ...certs.serverOptions(), allowHalfOpen: true, noDelay: true });
   watchTlsFailures(server, ctx);
+  const check = clientCheckFor(l, ctx);
   server.on('secureConnection', guardSetup(ctx, 'tls', (socket: TLSSocket) => socket, (socket: TLSSocket) => {
     throwIfAsked(socket);
-    const identity = checkClient(socket, certs.material, l, ctx);
+    const identity = checkClient(socket, certs.material, check, ctx);
     if (identity !== false) acceptClient(socket, ctx, { identity, proxied: proxiedOf(rawOf(socket)) });
   }));
   return server;

@@ -12,7 +12,7 @@ import { WebSocketServer } from 'ws';
 import type { ListenerConfig } from '../src/config/resolved.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
-import { checkClient, rawOf, throwIfAsked, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
+import { checkClient, clientCheckFor, rawOf, throwIfAsked, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
 import { guardSetup, kThrowingSetupName, setupTestHooks } from './setup-guard.ts';
 import { proxiedOf } from './proxy-front.ts';
 import { WebSocketStream } from './websocket-stream.ts';
@@ -49,9 +49,10 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
   if (certs) {
     const https = createHttpsServer({ ...certs.serverOptions(), ...httpOptions });
     watchTlsFailures(https, ctx);
+    const check = clientCheckFor(l, ctx);
     https.on('secureConnection', guardSetup(ctx, 'tls', (socket: IdentifiedSocket) => socket, (socket: IdentifiedSocket) => {
       throwIfAsked(socket);
-      const identity = checkClient(socket, certs.material, l, ctx);
+      const identity = checkClient(socket, certs.material, check, ctx);
       if (identity !== false) socket[kIdentity] = identity;
     }));
     server = https;

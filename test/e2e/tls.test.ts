@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { connect as netConnect } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import mqtt from 'mqtt';
 import { startMosquittos, type MosquittoCluster } from '../helpers/mosquitto.ts';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
@@ -17,6 +17,7 @@ import { freePort } from '../helpers/ports.ts';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.ts';
 import { connectBytes } from '../helpers/mqtt.ts';
 import { stats, unaccounted, waitForStats } from '../helpers/stats.ts';
+import { listedClient } from '../helpers/clients.ts';
 
 let certs: TestCerts;
 let cluster: MosquittoCluster;
@@ -54,17 +55,7 @@ test.after(async () => {
   certs?.remove();
 });
 
-const clientOf = async (clientId: string) => (await sluice.admin<{ clients: { broker: string }[] }>(`/api/clients?client_id=${clientId}`)).body.clients;
-
-/** Waits until the admin endpoint lists `clientId` as forwarded; returns its broker. */
-async function brokerOf(clientId: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const c = await clientOf(clientId);
-    if (c.length === 1) return c[0].broker;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${clientId} never listed`);
-}
+const brokerOf = async (clientId: string) => (await listedClient(sluice, clientId)).broker;
 
 /** A TLS handshake with Node's client: the server's certificate CN, or the error that ended it. */
 function handshake(p: number, opts: ConnectionOptions): Promise<{ cn?: string | string[]; error?: string; closedAfter?: boolean }> {
@@ -245,25 +236,22 @@ test('TLS sessions resume whichever worker takes the reconnect (shared ticket ke
   const attempts = 16;
   for (let i = 0; i < attempts; i++) {
     const clientId = `resume-${i}`;
-    const reused = await new Promise<boolean>((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: port.tls, ca: readFileSync(certs.ca), session });
-      s.on('session', (sess: Buffer) => { session = sess; });
-      s.once('secureConnect', () => s.write(connectBytes({ clientId, protocolVersion: 4 })));
-      s.once('data', () => resolve(s.isSessionReused())); // the CONNACK: forwarded and listed now
-      s.once('error', reject);
-      // Closed once the admin view has named its worker (below).
-      pending.push(s);
+    // Kept open until the admin view has named its worker.
+    const s = await new Promise<TLSSocket>((resolve, reject) => {
+      const c = tlsConnect({ host: '127.0.0.1', port: port.tls, ca: readFileSync(certs.ca), session });
+      c.on('session', (sess: Buffer) => { session = sess; });
+      c.once('secureConnect', () => c.write(connectBytes({ clientId, protocolVersion: 4 })));
+      c.once('data', () => resolve(c)); // the CONNACK
+      c.once('error', reject);
     });
-    const { body } = await sluice.admin<{ clients: { worker: number }[] }>(`/api/clients?client_id=${clientId}`);
-    workers.add(body.clients[0].worker);
-    if (reused) resumed++;
-    pending.pop()!.end();
+    workers.add((await listedClient(sluice, clientId)).worker);
+    if (s.isSessionReused()) resumed++;
+    s.end();
     await new Promise((r) => setTimeout(r, 10)); // the ticket arrives after the handshake
   }
   assert.is(resumed, attempts - 1, 'every reconnect resumed (the first is a full handshake)');
   assert.is(workers.size, 2, 'the reconnects went to both workers');
 });
-const pending: import('node:tls').TLSSocket[] = [];
 
 test('every accepted connection has an outcome', async () => {
   // A snapshot taken while the last connection ends can miss it between two reads: polled until quiet.

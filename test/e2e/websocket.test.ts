@@ -13,6 +13,7 @@ import { freePort } from '../helpers/ports.ts';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.ts';
 import { connectBytes } from '../helpers/mqtt.ts';
 import { stats, unaccounted, waitForStats } from '../helpers/stats.ts';
+import { listedClient } from '../helpers/clients.ts';
 
 let certs: TestCerts;
 let cluster: MosquittoCluster;
@@ -44,14 +45,7 @@ test.after(async () => {
   certs?.remove();
 });
 
-async function brokerOf(clientId: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const { body } = await sluice.admin<{ clients: { broker: string }[] }>(`/api/clients?client_id=${clientId}`);
-    if (body.clients.length === 1) return body.clients[0].broker;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`${clientId} never listed`);
-}
+const brokerOf = async (clientId: string) => (await listedClient(sluice, clientId)).broker;
 
 const ca = () => readFileSync(certs.ca);
 
