@@ -1,23 +1,27 @@
 // The benchmark harness: Sluice, HAProxy (TCP+splice and MQTT-aware sticky) and a direct connection on
 // the same workloads in one run, interleaved, with medians, spread and ratios. See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { makeBenchCerts, type BenchCerts } from './lib/certs.ts';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import { parseBenchArgs, usage, UsageError, type BenchOptions, type TargetName } from './lib/args.ts';
+import { parseBenchArgs, tlsTargets, usage, UsageError, type BenchOptions, type TargetName } from './lib/args.ts';
 import { nativeDir, startMosquittoBackends, startSink, type Backends } from './lib/backends.ts';
 import { killAll, sleep } from './lib/processes.ts';
 import { judge } from './lib/goals.ts';
 import { cpuPlan, type CpuPlan } from './lib/pinning.ts';
 import { renderHtml, renderReport, type BenchResult, type Row } from './lib/report.ts';
 import { startTarget, TargetUnavailable, type Target } from './lib/targets.ts';
-import { connrate, idle, iot, latency, mosquittoThroughput, smallWrites, throughput, type Figures, type RunContext } from './lib/workloads.ts';
+import { connrate, idle, iot, latency, mosquittoThroughput, smallWrites, throughput, tlsHandshakes, tlsIdle, tlsStream,
+  type Figures, type RunContext } from './lib/workloads.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
 type Job = { workload: string; variant: string; repeats: number; run: (t: Target, b: Backends) => Promise<Figures> };
-type Phase = { name: string; backends: () => Promise<Backends>; jobs: Job[] };
+/** `tls`: the phase runs on the TLS targets only; otherwise on the others. */
+type Phase = { name: string; tls?: boolean; backends: () => Promise<Backends>; jobs: Job[] };
 type MetricInfo = { unit: string; better: 'higher' | 'lower' };
 
 const metrics: Record<string, MetricInfo> = {
@@ -27,6 +31,7 @@ const metrics: Record<string, MetricInfo> = {
   errors: { unit: 'count', better: 'lower' }, connectErrors: { unit: 'count', better: 'lower' }, lost: { unit: 'msgs', better: 'lower' },
   rssMiB: { unit: 'MiB', better: 'lower' }, heapPerConn: { unit: 'B/conn', better: 'lower' },
   cpuUsPerMsg: { unit: 'CPU-µs/msg', better: 'lower' }, cpuUsPerConn: { unit: 'CPU-µs/conn', better: 'lower' }, delivered: { unit: 'msgs', better: 'higher' },
+  hsps: { unit: 'handshakes/s', better: 'higher' }, cpuUsPerHs: { unit: 'CPU-µs/handshake', better: 'lower' }, resumedPct: { unit: '% resumed', better: 'higher' },
 };
 
 async function main(): Promise<number> {
@@ -57,11 +62,15 @@ async function main(): Promise<number> {
   }
 
   const candidates = opts.targets.filter((t) => !skipped[t]);
+  // One throwaway CA and server certificate for every TLS target of the run.
+  const certDir = candidates.some((t) => tlsTargets.includes(t)) ? mkdtempSync(join(tmpdir(), 'bench-certs-')) : undefined;
+  const certs: BenchCerts | undefined = certDir ? makeBenchCerts(certDir) : undefined;
   const rows = new Map<string, Row>();
   const active = new Set<TargetName>();
   const passPhases = passes.map((p) => phasesFor(opts, p.cpus));
   const runsPerTarget = (jobs: Job[]) => jobs.reduce((m, j) => m + j.repeats, 0);
-  const progress = new Progress(passPhases.flat().reduce((n, p) => n + runsPerTarget(p.jobs) * candidates.length, 0));
+  const phaseTargets = (p: Phase) => candidates.filter((t) => tlsTargets.includes(t) === (p.tls ?? false));
+  const progress = new Progress(passPhases.flat().reduce((n, p) => n + runsPerTarget(p.jobs) * phaseTargets(p).length, 0));
 
   for (const [i, pass] of passes.entries()) {
     log(`pass: ${pass.workers} worker${pass.workers > 1 ? 's' : ''}; pinning: ${pass.cpus.label}`);
@@ -70,10 +79,10 @@ async function main(): Promise<number> {
       const backends = await phase.backends();
       const targets: Target[] = [];
       try {
-        for (const name of candidates) {
+        for (const name of phaseTargets(phase)) {
           if (skipped[name]) { progress.drop(runsPerTarget(phase.jobs)); continue; }
           try {
-            const t = await startTarget(name, backends.ports, { workers: pass.workers, cpu: pass.cpus.balancer, maxConnections: opts.idleConns + 10_000 });
+            const t = await startTarget(name, backends.ports, { workers: pass.workers, cpu: pass.cpus.balancer, maxConnections: opts.idleConns + 10_000, certs });
             await proveInPath(t);
             targets.push(t);
             active.add(name);
@@ -112,6 +121,7 @@ async function main(): Promise<number> {
     }
   }
   progress.done();
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
 
   const result: BenchResult = {
     meta: {
@@ -125,6 +135,7 @@ async function main(): Promise<number> {
         throughput: `${opts.throughputConns} conns`, smallWrites: `${opts.smallWritesSize} B x${opts.smallWritesPerWrite} per write, ${opts.smallWritesConns} conns`,
         connrate: `${opts.connrateInflight} in flight, ${opts.connrateIds} ids`, latency: `${opts.latencyRate} msg/s over ${opts.latencyConns} conns`,
         iot: `${opts.iotConns} conns, ${opts.iotRate} msg/s in all, ${opts.iotSize} B payloads`, idle: `${opts.idleConns} conns`,
+        tls: `P-256 certificate, TLS 1.3 (client's default), ${opts.tlsHandshakeThreads} handshake loops, ${opts.throughputConns} streams, ${opts.tlsIdleConns} idle`,
       },
     },
     targets: [...candidates.filter((t) => active.has(t))],
@@ -164,11 +175,25 @@ function phasesFor(opts: BenchOptions, cpus: CpuPlan): Phase[] {
   if (on('iot')) {
     echoJobs.push({ workload: 'iot', variant: `${opts.iotConns} conns, ${opts.iotRate} msg/s, ${sizeLabel(opts.iotSize)}`, repeats: opts.repeats, run: (t) => iot(t, ctx) });
   }
+  const tlsJobs: Job[] = [];
+  // First on a freshly started balancer, as for idle: memory per idle TLS connection.
+  if (on('tls-idle')) tlsJobs.push({ workload: 'tls-idle', variant: `${opts.tlsIdleConns} conns`, repeats: 1, run: (t) => tlsIdle(t, ctx) });
+  if (on('tls-handshakes')) {
+    tlsJobs.push({ workload: 'tls-handshakes', variant: 'full', repeats: opts.repeats, run: (t) => tlsHandshakes(t, false, ctx) });
+    tlsJobs.push({ workload: 'tls-handshakes', variant: 'resumed', repeats: opts.repeats, run: (t) => tlsHandshakes(t, true, ctx) });
+  }
+  if (on('tls-throughput')) tlsJobs.push({ workload: 'tls-throughput', variant: '16 KiB', repeats: opts.repeats, run: (t, b) => tlsStream(t, b, 'tls', 16384, ctx) });
+  if (on('ws-throughput')) {
+    for (const transport of ['ws', 'wss'] as const) {
+      tlsJobs.push({ workload: 'ws-throughput', variant: `${transport} 16 KiB`, repeats: opts.repeats, run: (t, b) => tlsStream(t, b, transport, 16384, ctx) });
+    }
+  }
   return [
     { name: 'sink backends', backends: () => startSink('sink', 3, cpus.load), jobs: sinkJobs },
     { name: 'echo backends', backends: () => startSink('echo', 3, cpus.load), jobs: echoJobs },
     { name: 'mosquitto backends', backends: () => startMosquittoBackends(3, cpus.load), jobs: on('mosquitto')
       ? [{ workload: 'throughput-mosquitto', variant: '1 KiB', repeats: 1, run: (t: Target) => mosquittoThroughput(t, ctx) }] : [] },
+    { name: 'sink backends (TLS targets)', tls: true, backends: () => startSink('sink', 3, cpus.load), jobs: tlsJobs },
   ].filter((p) => p.jobs.length > 0);
 }
 
@@ -177,9 +202,10 @@ async function proveInPath(t: Target): Promise<void> {
   if (t.name === 'direct') return;
   const before = await t.acceptedConnections?.();
   await new Promise<void>((resolve, reject) => {
-    const s = connect(t.port, '127.0.0.1');
-    // MQTT 3.1.1 CONNECT, client id "probe".
-    s.on('connect', () => s.write(Buffer.from('101100044d5154540402003c000570726f6265', 'hex')));
+    // MQTT 3.1.1 CONNECT, client id "probe"; over TLS for a TLS target (its certificate is the bench's own).
+    const hello = Buffer.from('101100044d5154540402003c000570726f6265', 'hex');
+    const s = t.tls ? tlsConnect({ port: t.port, host: '127.0.0.1', rejectUnauthorized: false }) : connect(t.port, '127.0.0.1');
+    s.on(t.tls ? 'secureConnect' : 'connect', () => s.write(hello));
     s.once('data', () => { s.destroy(); resolve(); });
     s.once('error', reject);
     setTimeout(() => { s.destroy(); reject(new Error(`${t.name}: no CONNACK through the target`)); }, 5000);

@@ -1,9 +1,13 @@
 // Command-line options of the benchmark harness (pure: parsed from argv, tested directly).
 import { parseArgs } from 'node:util';
 
-export const allTargets = ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice'] as const;
+export const allTargets = ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'sluice-tls'] as const;
 export type TargetName = (typeof allTargets)[number];
-export const allWorkloads = ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto'] as const;
+/** The targets that terminate TLS (HAProxy `ssl crt`; Sluice mqtts, ws and wss listeners): the tls-* and
+ *  ws-* workloads run on these only, every other workload on the rest. */
+export const tlsTargets: readonly TargetName[] = ['haproxy-tls', 'sluice-tls'];
+export const allWorkloads = ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto',
+  'tls-handshakes', 'tls-throughput', 'tls-idle', 'ws-throughput'] as const;
 export type WorkloadName = (typeof allWorkloads)[number];
 
 export type BenchOptions = {
@@ -25,6 +29,8 @@ export type BenchOptions = {
   iotRate: number; // iot: messages/s, all connections together
   iotSize: number; // iot: payload bytes
   idleConns: number;
+  tlsHandshakeThreads: number; // tls-handshakes: handshake loops in parallel
+  tlsIdleConns: number; // tls-idle: idle TLS connections held
   workers: number[]; // balancer threads, one pass per count: HAProxy nbthread and Sluice workers
   pin: boolean; // pin the balancer to CPU 0 and the load generator + backends to CPU 1
   out: string | undefined; // results directory
@@ -44,6 +50,8 @@ export const usage = `npm run bench [-- options]
   --rate R                 latency workload messages/s (default 2000)
   --iot C,R,S              iot shape: C connections, R messages/s in all, S-byte payloads (default 2000,20000,100)
   --idle-conns N           idle connections held for the memory workload (default 8000; 2000 with --quick)
+  --tls-threads N          tls-handshakes: handshake loops in parallel (default 16)
+  --tls-idle-conns N       tls-idle: idle TLS connections held (default 4000; 1000 with --quick)
   --workers N[,M...]       balancer threads (HAProxy nbthread = Sluice workers; default 1); a list runs
                            every workload once per count, e.g. --workers 1,2 (see bench/README.md)
   --no-pin                 do not pin processes to CPUs
@@ -68,6 +76,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'small-writes': { type: 'string' },
       iot: { type: 'string' },
       'idle-conns': { type: 'string' },
+      'tls-threads': { type: 'string' },
+      'tls-idle-conns': { type: 'string' },
       workers: { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -95,6 +105,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     latencyConns: 4,
     iotConns, iotRate, iotSize,
     idleConns: int(values['idle-conns'], 'idle-conns', 1, 10_000_000) ?? (quick ? 2000 : 8000),
+    tlsHandshakeThreads: int(values['tls-threads'], 'tls-threads', 1, 256) ?? 16,
+    tlsIdleConns: int(values['tls-idle-conns'], 'tls-idle-conns', 1, 100_000) ?? (quick ? 1000 : 4000),
     workers,
     pin: !values['no-pin'],
     out: values.out,

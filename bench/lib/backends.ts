@@ -11,6 +11,7 @@ export const nativeDir = new URL('../native/', import.meta.url).pathname;
 export const sinkBin = join(nativeDir, 'build/sink');
 export const loadgenBin = join(nativeDir, 'build/loadgen');
 export const spliceProxyBin = join(nativeDir, 'build/splice-proxy');
+export const tlsgenBin = join(nativeDir, 'build/tlsgen');
 
 export type PortStats = { port: number; connections: number; bytes: number; packets: number; publishes: number };
 export type SinkStats = { ports: PortStats[]; timeNs: number };

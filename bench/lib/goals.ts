@@ -28,6 +28,13 @@ export const goals: Goal[] = [
   { workload: 'small-writes', metric: 'mbps', targets: ['sluice-splice'], anchor: 'haproxy-tcp', op: '>=', value: 1.0 },
   { workload: 'small-writes', metric: 'mbps', targets: ['sluice-splice'], anchor: 'sluice-js', op: '>=', value: 1.0 },
   { workload: 'throughput', variant: '16 KiB', metric: 'mbps', targets: ['sluice-splice'], anchor: 'c-splice', op: '>=', value: 1.0 },
+  // Issue 12: at least HAProxy's handshake rate and throughput per core (the balancer pinned to one core,
+  // so handshakes/s is the rate per core; CPU per handshake is the same goal read where the client is the limit).
+  { workload: 'tls-handshakes', variant: 'full', metric: 'hsps', targets: ['sluice-tls'], anchor: 'haproxy-tls', op: '>=', value: 1.0 },
+  { workload: 'tls-handshakes', variant: 'full', metric: 'cpuUsPerHs', targets: ['sluice-tls'], anchor: 'haproxy-tls', op: '<=', value: 1.0 },
+  { workload: 'tls-handshakes', variant: 'resumed', metric: 'hsps', targets: ['sluice-tls'], anchor: 'haproxy-tls', op: '>=', value: 1.0 },
+  { workload: 'tls-throughput', variant: '16 KiB', metric: 'mbps', targets: ['sluice-tls'], anchor: 'haproxy-tls', op: '>=', value: 1.0 },
+  { workload: 'tls-throughput', variant: '16 KiB', metric: 'cpuPerGB', targets: ['sluice-tls'], anchor: 'haproxy-tls', op: '<=', value: 1.0 },
 ];
 
 export type Verdict = 'met' | 'missed' | 'within spread, median meets' | 'within spread, median misses';

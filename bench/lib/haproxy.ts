@@ -4,7 +4,9 @@ import { connect } from 'node:net';
 
 export type HaproxyMode = 'tcp' | 'mqtt';
 
-export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; backendPorts: number[]; threads: number; statsSocket: string; maxconn: number; maxpipes?: number }): string {
+/** `tlsCrt`: terminate TLS on the listener with this certificate+key file (`bind ... ssl crt`). */
+export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; backendPorts: number[]; threads: number; statsSocket: string; maxconn: number; maxpipes?: number; tlsCrt?: string }): string {
+  const bind = `  bind 127.0.0.1:${opts.listenPort}${opts.tlsCrt ? ` ssl crt ${opts.tlsCrt}` : ''}`;
   const servers = opts.backendPorts.map((p, i) => `  server b${i + 1} 127.0.0.1:${p}`);
   const common = [
     'global',
@@ -24,7 +26,7 @@ export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; bac
   if (opts.mode === 'tcp') {
     return [...common,
       'frontend fe',
-      `  bind 127.0.0.1:${opts.listenPort}`,
+      bind,
       '  option splice-auto',
       '  default_backend be',
       '',
@@ -37,7 +39,7 @@ export function haproxyConfig(opts: { mode: HaproxyMode; listenPort: number; bac
   // on its client identifier (HAProxy keeps at most `len` bytes of the key).
   return [...common,
     'frontend fe',
-    `  bind 127.0.0.1:${opts.listenPort}`,
+    bind,
     '  tcp-request inspect-delay 10s',
     '  tcp-request content reject unless { req.payload(0,0),mqtt_is_valid }',
     '  default_backend be',

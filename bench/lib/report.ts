@@ -29,6 +29,8 @@ export function ratioColumns(targets: TargetName[]): RatioColumn[] {
   }
   // The native path against the JS path (a goal of the small-writes shape).
   if (targets.includes('sluice-splice') && targets.includes('sluice-js')) cols.push({ sluice: 'sluice-splice', anchor: 'sluice-js', label: 'splice/js' });
+  // TLS targets run their own workloads: terminating TLS is compared with terminating TLS only.
+  if (targets.includes('sluice-tls') && targets.includes('haproxy-tls')) cols.push({ sluice: 'sluice-tls', anchor: 'haproxy-tls', label: 'tls/haproxy-tls' });
   return cols;
 }
 

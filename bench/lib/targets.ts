@@ -10,11 +10,17 @@ import { haproxyConfig, haproxyCumConns, type HaproxyMode } from './haproxy.ts';
 import { freePort } from './ports.ts';
 import { startProcess, stopProcess, waitForPort, sleep, type Proc } from './processes.ts';
 import { spliceProxyBin } from './backends.ts';
+import type { BenchCerts } from './certs.ts';
 
 export type Target = {
   name: TargetName;
   port: number;
   pid: number | undefined; // the balancer process; undefined for direct
+  /** TLS targets: `port` speaks MQTT over TLS. */
+  tls?: boolean;
+  /** sluice-tls: its MQTT over WebSocket listeners (plain and over TLS); HAProxy has no WebSocket-to-MQTT bridge. */
+  ws?: number;
+  wss?: number;
   /** Connections the target has accepted so far (a probe proves it is in the path); absent where the
    *  target keeps no counters, and then the probe's CONNACK through the target's own port is the proof. */
   acceptedConnections?(): Promise<number>;
@@ -23,7 +29,7 @@ export type Target = {
   stop(): Promise<void>;
 };
 
-export type TargetOptions = { workers: number; cpu: string | undefined; maxConnections: number };
+export type TargetOptions = { workers: number; cpu: string | undefined; maxConnections: number; certs?: BenchCerts };
 
 const root = new URL('../..', import.meta.url).pathname;
 const nodeBin = process.execPath;
@@ -43,7 +49,16 @@ export async function startTarget(name: TargetName, backendPorts: number[], opts
       return startSluice(name, 'js', backendPorts, opts);
     case 'sluice-splice':
       return startSluice(name, 'splice', backendPorts, opts);
+    case 'haproxy-tls':
+      return startHaproxy(name, 'mqtt', backendPorts, opts, needCerts(opts).combined);
+    case 'sluice-tls':
+      return startSluice(name, 'js', backendPorts, opts, needCerts(opts));
   }
+}
+
+function needCerts(opts: TargetOptions): BenchCerts {
+  if (!opts.certs) throw new Error('TLS targets need the bench certificates (TargetOptions.certs)');
+  return opts.certs;
 }
 
 /** The plain C splice proxy (bench/native/splice-proxy.c): the speed anchor for the native data path. */
@@ -54,7 +69,7 @@ async function startCSplice(backendPorts: number[], opts: TargetOptions): Promis
   return { name: 'c-splice', port, pid: proc.child.pid, stop: () => stopProcess(proc.child) };
 }
 
-async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: number[], opts: TargetOptions): Promise<Target> {
+async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: number[], opts: TargetOptions, tlsCrt?: string): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const port = await freePort();
   const statsSocket = join(dir, 'stats.sock');
@@ -65,21 +80,27 @@ async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: n
   // a fixed 512 leaves room for 8,000+ idle connections; maxconn is capped to what the limit allows.
   const maxpipes = 512;
   const maxconn = Math.min(opts.maxConnections, Math.floor((fdHardLimit() - 200 - 2 * maxpipes) / 2));
-  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn, maxpipes }));
+  writeFileSync(cfg, haproxyConfig({ mode, listenPort: port, backendPorts, threads: opts.workers, statsSocket, maxconn, maxpipes, tlsCrt }));
   // -db: stay in the foreground; -W off: a single process, whose pid is the one measured.
   const proc = startProcess(name, 'haproxy', ['-db', '-f', cfg], { cpu: opts.cpu });
   await waitForPort(port, 10_000, proc);
-  return { name, port, pid: proc.child.pid, acceptedConnections: () => haproxyCumConns(statsSocket), stop: () => stopAndClean(proc, dir) };
+  return { name, port, pid: proc.child.pid, tls: tlsCrt !== undefined, acceptedConnections: () => haproxyCumConns(statsSocket), stop: () => stopAndClean(proc, dir) };
 }
 
-async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendPorts: number[], opts: TargetOptions): Promise<Target> {
+/** `certs`: TLS listeners only (mqtts, ws and wss, each on its own port), which run on the JS pipe. */
+async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendPorts: number[], opts: TargetOptions, certs?: BenchCerts): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
   const port = await freePort();
   const adminPort = await freePort();
+  const ws = certs ? await freePort() : undefined;
+  const wss = certs ? await freePort() : undefined;
+  const tls = certs ? { cert: certs.cert, key: certs.key } : undefined;
   const cfg = join(dir, 'sluice.yaml');
   writeFileSync(cfg, stringify({
     workers: opts.workers,
-    listeners: [{ bind: `127.0.0.1:${port}` }],
+    listeners: tls
+      ? [{ bind: `127.0.0.1:${port}`, protocol: 'mqtts', tls }, { bind: `127.0.0.1:${ws}`, protocol: 'ws' }, { bind: `127.0.0.1:${wss}`, protocol: 'wss', tls }]
+      : [{ bind: `127.0.0.1:${port}` }],
     brokers: backendPorts.map((p, i) => ({ name: `b${i + 1}`, address: `127.0.0.1:${p}` })),
     balance: { strategy: 'sticky' },
     sticky: { capacity: 1 << 20, ttl: '2h' },
@@ -98,12 +119,12 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
     await sleep(100);
   }
   const active = (await stats()).datapath ?? 'js';
-  if (active !== datapath) {
+  if (!certs && active !== datapath) {
     await stopAndClean(proc, dir);
     throw new TargetUnavailable(`${name}: Sluice runs the ${active} data path here (the ${datapath} path is not available)`);
   }
   return {
-    name, port, pid: proc.child.pid,
+    name, port, pid: proc.child.pid, tls: certs !== undefined, ws, wss,
     acceptedConnections: async () => (await stats()).counters.connections_accepted,
     heapAfterGc: async () => {
       const res = await fetch(`http://127.0.0.1:${adminPort}/debug/gc`, { method: 'POST' });

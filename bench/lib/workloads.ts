@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as hdr from 'hdr-histogram-js';
 import type { BenchOptions } from './args.ts';
-import type { Backends, SinkStats } from './backends.ts';
+import { loadgenBin, tlsgenBin, type Backends, type SinkStats } from './backends.ts';
 import { holdIdle, runLoadgen, type LoadgenResult } from './loadgen.ts';
 import { cpuSeconds, rssBytes, sleep, threadCpuSeconds } from './processes.ts';
 import { stickyViolations } from './stats.ts';
@@ -34,19 +34,25 @@ export function smallWrites(t: Target, backends: Backends, ctx: RunContext): Pro
   return stream(t, backends, { size: opts.smallWritesSize, conns: opts.smallWritesConns, perWrite: opts.smallWritesPerWrite }, ctx);
 }
 
-async function stream(t: Target, backends: Backends, shape: { size: number; conns: number; perWrite?: number }, ctx: RunContext): Promise<Figures> {
+function stream(t: Target, backends: Backends, shape: { size: number; conns: number; perWrite?: number }, ctx: RunContext): Promise<Figures> {
   const { opts } = ctx;
-  const running = runLoadgen(['throughput', '--target', target(t), '--conns', String(shape.conns), '--size', String(shape.size),
+  return measureStream(t, backends, ctx, () => runLoadgen(['throughput', '--target', target(t), '--conns', String(shape.conns), '--size', String(shape.size),
     ...(shape.perWrite ? ['--per-write', String(shape.perWrite)] : []),
-    '--seconds', String(opts.seconds + warmupSec + 0.5), '--sources', sources], ctx.loadCpu, (opts.seconds + 30) * 1000);
+    '--seconds', String(opts.seconds + warmupSec + 0.5), '--sources', sources], ctx.loadCpu, (opts.seconds + 30) * 1000));
+}
+
+/** Starts a streaming load generator (its run outlasts the window), reads the backends and the target's
+ *  CPU when the measured window opens and closes, and waits for the load generator's end. */
+async function measureStream(t: Target, backends: Backends, ctx: RunContext, start: () => Promise<LoadgenResult>): Promise<Figures> {
+  const running = start();
   await sleep(warmupSec * 1000);
   const a = await backends.stats();
   const cpuA = t.pid ? cpuSeconds(t.pid) : undefined;
-  await sleep(opts.seconds * 1000);
+  await sleep(ctx.opts.seconds * 1000);
   const b = await backends.stats();
   const cpuB = t.pid ? cpuSeconds(t.pid) : undefined;
   const r = await running;
-  return { ...streamFigures(a, b, cpuA !== undefined && cpuB !== undefined ? cpuB - cpuA : undefined), connectErrors: Number(r.connect_errors ?? 0) };
+  return { ...streamFigures(a, b, cpuA !== undefined && cpuB !== undefined ? cpuB - cpuA : undefined), connectErrors: Number(r.connect_errors ?? r.errors ?? 0) };
 }
 
 /** MB/s and messages/s delivered to the backends between two stats readings, and CPU-s per GB. */
@@ -147,13 +153,17 @@ export function iotFigures(r: LoadgenResult, cpuSec: number | undefined, lat: { 
  * garbage). The first GC comes before the RSS baseline, so RSS growth still counts garbage made while
  * the connections were accepted.
  */
-export async function idle(t: Target, ctx: RunContext): Promise<Figures> {
+export function idle(t: Target, ctx: RunContext): Promise<Figures> {
+  return heldMemory(t, ctx.opts.idleConns, loadgenBin, ctx);
+}
+
+/** Holds `n` idle connections opened by `bin` (loadgen or tlsgen) and reads the target's memory around them. */
+async function heldMemory(t: Target, n: number, bin: string, ctx: RunContext): Promise<Figures> {
   if (!t.pid) return {};
-  const n = ctx.opts.idleConns;
   const heapBefore = await t.heapAfterGc?.();
   await sleep(300);
   const rssBefore = rssBytes(t.pid);
-  const held = await holdIdle(['--target', target(t), '--conns', String(n), '--sources', sources, '--hold-seconds', '120'], ctx.loadCpu, 120_000);
+  const held = await holdIdle(['--target', target(t), '--conns', String(n), '--sources', sources, '--hold-seconds', '120'], ctx.loadCpu, 120_000, bin);
   await sleep(1000); // let the balancer settle (lazy allocations, GC)
   const rssAfter = rssBytes(t.pid);
   const heapAfter = await t.heapAfterGc?.();
@@ -168,6 +178,46 @@ export function idleFigures(n: number, m: { rssBefore: number; rssAfter: number;
     rssMiB: m.rssAfter / (1 << 20),
     errors,
   };
+}
+
+/**
+ * TLS workload 1: full or resumed handshakes. `tlsHandshakeThreads` loops each connect, handshake, send
+ * CONNECT, read CONNACK and close, as fast as they can; the balancer's CPU over the measured window per
+ * handshake is the figure that holds when the client side is the limit.
+ */
+export async function tlsHandshakes(t: Target, resume: boolean, ctx: RunContext): Promise<Figures> {
+  const { opts } = ctx;
+  const cpu = windowCpu(t);
+  const r = await runLoadgen(['handshakes', '--target', target(t), '--threads', String(opts.tlsHandshakeThreads), '--seconds', String(opts.seconds),
+    '--warmup', String(warmupSec), '--sources', sources, '--marks', ...(resume ? ['--resume'] : [])], ctx.loadCpu, (opts.seconds + 30) * 1000, cpu.onLine, tlsgenBin);
+  return handshakeFigures(r, cpu.seconds(), resume);
+}
+
+/** Handshakes/s, the balancer's CPU-µs per handshake, errors, and for a resumed run the share that really resumed. */
+export function handshakeFigures(r: LoadgenResult, cpuSec: number | undefined, resume: boolean): Figures {
+  const n = Number(r.handshakes);
+  return {
+    hsps: n / Number(r.seconds),
+    cpuUsPerHs: cpuSec !== undefined && n > 0 ? (cpuSec * 1e6) / n : undefined,
+    resumedPct: resume && n > 0 ? (100 * Number(r.resumed)) / n : undefined,
+    errors: Number(r.errors),
+  };
+}
+
+/** TLS workload 2, and WebSocket throughput: C connections stream QoS 0 PUBLISH of `size` bytes over
+ *  `transport`; MB/s counted at the backends (MQTT bytes, after TLS and WebSocket framing are gone). */
+export function tlsStream(t: Target, backends: Backends, transport: 'tls' | 'ws' | 'wss', size: number, ctx: RunContext): Promise<Figures> {
+  const port = transport === 'tls' ? t.port : t[transport];
+  if (port === undefined) return Promise.resolve({}); // no such listener (HAProxy has no WebSocket-to-MQTT bridge)
+  const { opts } = ctx;
+  return measureStream(t, backends, ctx, () => runLoadgen(['throughput', '--target', `127.0.0.1:${port}`, '--transport', transport,
+    '--conns', String(opts.throughputConns), '--size', String(size), '--seconds', String(opts.seconds + warmupSec + 0.5), '--warmup', '0.2'],
+  ctx.loadCpu, (opts.seconds + 30) * 1000, undefined, tlsgenBin));
+}
+
+/** TLS workload 3: memory per idle TLS connection (after CONNECT and CONNACK), as `idle` reads it for TCP. */
+export function tlsIdle(t: Target, ctx: RunContext): Promise<Figures> {
+  return heldMemory(t, ctx.opts.tlsIdleConns, tlsgenBin, ctx);
 }
 
 /** Workload 1 once against real Mosquitto brokers: 1 KiB publishes, counted at the load generator. */

@@ -128,6 +128,27 @@ static inline int parse_loopback(const char *s, uint32_t *out) {
   return 0;
 }
 
+// "A-B" (or one address "A"): a range of loopback source addresses, as the first (host order) and how
+// many; -1 (nothing written) if malformed, not loopback, or B < A.
+static inline int parse_source_range(const char *v, uint32_t *first_out, uint32_t *count_out) {
+  char a[64], b[64];
+  const char *dash = strchr(v, '-');
+  if (strlen(v) >= sizeof a) return -1;
+  if (dash) {
+    memcpy(a, v, (size_t)(dash - v));
+    a[dash - v] = 0;
+    strcpy(b, dash + 1);
+  } else {
+    strcpy(a, v);
+    strcpy(b, v);
+  }
+  uint32_t first, last;
+  if (parse_loopback(a, &first) != 0 || parse_loopback(b, &last) != 0 || last < first) return -1;
+  *first_out = first;
+  *count_out = last - first + 1;
+  return 0;
+}
+
 // "HOST:PORT" (split at the last ':'): copies HOST into host[0..size) and returns the PORT text; NULL if
 // there is no ':' or HOST does not fit.
 static inline const char *split_host_port(const char *s, char *host, size_t size) {

@@ -752,22 +752,8 @@ static void parse_target(const char *v) {
 }
 
 static void parse_sources(const char *v) {
-  char a[64], b[64];
-  const char *dash = strchr(v, '-');
-  if (strlen(v) >= sizeof a) usage_error("--sources too long", v);
-  if (dash) {
-    memcpy(a, v, (size_t)(dash - v));
-    a[dash - v] = 0;
-    strcpy(b, dash + 1);
-  } else {
-    strcpy(a, v);
-    strcpy(b, v);
-  }
-  uint32_t first, last;
-  if (parse_loopback(a, &first) != 0 || parse_loopback(b, &last) != 0 || last < first)
+  if (parse_source_range(v, &g_opt.src_first, &g_opt.src_count) != 0)
     usage_error("--sources must be A-B with 127.x.y.z addresses, A <= B", v);
-  g_opt.src_first = first;
-  g_opt.src_count = last - first + 1;
 }
 
 static void parse_args(int argc, char **argv) {

@@ -7,14 +7,14 @@ import { haproxyConfig } from '../../bench/lib/haproxy.ts';
 import { ratioColumns, renderGoals, renderHtml, renderReport, renderScaling, renderTable, type BenchResult, type Row } from '../../bench/lib/report.ts';
 import { goalsFor, goalText, judge, ratioRange, verdict, goals } from '../../bench/lib/goals.ts';
 import { cpuPlan } from '../../bench/lib/pinning.ts';
-import { idleFigures, iotFigures, streamFigures } from '../../bench/lib/workloads.ts';
+import { handshakeFigures, idleFigures, iotFigures, streamFigures } from '../../bench/lib/workloads.ts';
 
 test('args: defaults, --quick, lists and bad values', () => {
   const d = parseBenchArgs([]);
   assert.is(d.repeats, 3);
   assert.is(d.seconds, 3);
   assert.equal(d.payloadSizes, [64, 1024, 16384]);
-  assert.equal(d.targets, ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice']);
+  assert.equal(d.targets, ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'sluice-tls']);
   const q = parseBenchArgs(['--quick']);
   assert.is(q.repeats, 1);
   assert.is(q.seconds, 1);
@@ -39,7 +39,11 @@ test('args: the issue shapes by default (64 in flight, 8000 idle, small writes, 
   assert.equal([d.smallWritesSize, d.smallWritesPerWrite, d.smallWritesConns], [64, 16, 8]);
   assert.equal([d.iotConns, d.iotRate, d.iotSize], [2000, 20_000, 100]);
   assert.equal(d.workers, [1]);
-  assert.equal(d.workloads, ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto']);
+  assert.equal(d.workloads, ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto',
+    'tls-handshakes', 'tls-throughput', 'tls-idle', 'ws-throughput']);
+  assert.equal([d.tlsHandshakeThreads, d.tlsIdleConns, parseBenchArgs(['--quick']).tlsIdleConns], [16, 4000, 1000]);
+  assert.equal(parseBenchArgs(['--tls-threads', '4', '--tls-idle-conns', '50']).tlsHandshakeThreads, 4);
+  assert.throws(() => parseBenchArgs(['--tls-threads', '0']), /--tls-threads/);
   const o = parseBenchArgs(['--workers', '1,2', '--small-writes', '128,8,4', '--iot', '500,5000,64', '--inflight', '16']);
   assert.equal(o.workers, [1, 2]);
   assert.equal([o.smallWritesSize, o.smallWritesPerWrite, o.smallWritesConns], [128, 8, 4]);
@@ -83,6 +87,21 @@ test('workload math: stream, iot and idle figures', () => {
   assert.is(idle.bytesPerConn, 900);
   assert.is(idle.heapPerConn, 400);
   assert.is(idleFigures(10, { rssBefore: 0, rssAfter: 10 }, 0).heapPerConn, undefined, 'no heap reading for HAProxy');
+});
+
+test('workload math: TLS handshakes per second, CPU per handshake, share resumed', () => {
+  const full = handshakeFigures({ handshakes: 6000, resumed: 0, errors: 2, seconds: 3 }, 2.4, false);
+  assert.equal(full, { hsps: 2000, cpuUsPerHs: 400, resumedPct: undefined, errors: 2 });
+  const resumed = handshakeFigures({ handshakes: 900, resumed: 450, errors: 0, seconds: 3 }, undefined, true);
+  assert.equal(resumed, { hsps: 300, cpuUsPerHs: undefined, resumedPct: 50, errors: 0 });
+  assert.is(handshakeFigures({ handshakes: 0, resumed: 0, errors: 9, seconds: 3 }, 1, true).cpuUsPerHs, undefined);
+});
+
+test('goals: TLS rows are judged for sluice-tls against haproxy-tls', () => {
+  const rows = [row('tls-handshakes', 'full', 'hsps', { 'haproxy-tls': [2000, 2100], 'sluice-tls': [2400, 2500] }, 1, 'higher', 'handshakes/s')];
+  const judged = judge(rows);
+  assert.equal(judged.map((g) => [g.target, g.anchor, g.verdict]), [['sluice-tls', 'haproxy-tls', 'met']]);
+  assert.is(goalText(goalsFor(rows[0])[0], 'handshakes/s', true), 'tls ≥ 1.0x haproxy-tls');
 });
 
 test('goals: verdicts with the spread, ratio ranges, which rows carry goals', () => {
@@ -193,6 +212,10 @@ test('haproxy configs: splice TCP and MQTT-aware sticky', () => {
   assert.match(mqtt, /reject unless \{ req\.payload\(0,0\),mqtt_is_valid \}/);
   assert.match(mqtt, /stick on req\.payload\(0,0\),mqtt_field_value\(connect,client_identifier\)/);
   assert.match(mqtt, /stick-table type string/);
+  assert.not.match(mqtt, /ssl/);
+  const tls = haproxyConfig({ mode: 'mqtt', listenPort: 21000, backendPorts: [1], threads: 1, statsSocket: '/tmp/s.sock', maxconn: 5000, tlsCrt: '/tmp/c.pem' });
+  assert.match(tls, /bind 127\.0\.0\.1:21000 ssl crt \/tmp\/c\.pem\n/);
+  assert.match(tls, /mqtt_is_valid/);
 });
 
 test('report: ratio columns, table and html carry medians and ratios', () => {
@@ -203,6 +226,8 @@ test('report: ratio columns, table and html carry medians and ratios', () => {
   };
   assert.equal(ratioColumns(result.targets).map((c) => c.label), ['js/haproxy-mqtt', 'js/haproxy-tcp', 'js/direct']);
   assert.equal(ratioColumns(['haproxy-tcp', 'sluice-js', 'sluice-splice']).map((c) => c.label), ['js/haproxy-tcp', 'splice/haproxy-tcp', 'splice/js']);
+  // TLS targets are compared with each other only.
+  assert.equal(ratioColumns(['haproxy-mqtt', 'sluice-js', 'haproxy-tls', 'sluice-tls']).map((c) => c.label), ['js/haproxy-mqtt', 'tls/haproxy-tls']);
   const table = renderTable(result);
   assert.match(table, /100 ±20%/);
   assert.match(table, /1\.50\s+1\.20\s+0\.60/);
