@@ -1,5 +1,5 @@
-// The benchmark harness: Sluice, HAProxy (TCP+splice and MQTT-aware sticky) and a direct connection on
-// the same workloads in one run, interleaved, with medians, spread and ratios. See bench/README.md.
+// The benchmark harness: Sluice, HAProxy (TCP+splice, MQTT-aware sticky, and terminating TLS) and a direct
+// connection on the same workloads in one run, interleaved, with medians, spread and ratios. See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
