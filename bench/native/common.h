@@ -7,6 +7,7 @@
 #define BENCH_NATIVE_COMMON_H
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -74,6 +75,17 @@ static inline int send_pending(int fd, const uint8_t *buf, uint32_t *head, uint3
   }
   if (*head == *tail) *head = *tail = 0;
   return 0;
+}
+
+// An MQTT remaining-length varint of v at p; returns its length (1..4 bytes for any valid v).
+static inline size_t put_varint(uint8_t *p, uint32_t v) {
+  size_t n = 0;
+  do {
+    uint8_t b = v & 0x7f;
+    v >>= 7;
+    p[n++] = b | (v ? 0x80 : 0);
+  } while (v);
+  return n;
 }
 
 // MQTT fixed header at p[0..n): -1 invalid, 0 need more bytes, 1 done (*hlen header bytes, *rl remaining
@@ -147,6 +159,20 @@ static inline int parse_source_range(const char *v, uint32_t *first_out, uint32_
   *first_out = first;
   *count_out = last - first + 1;
   return 0;
+}
+
+// Binds fd to the next of `count` loopback source addresses from `first` (host order), in turn across
+// threads (*counter, relaxed fetch-add: only the rotation matters). The port is chosen at connect()
+// from the full 4-tuple (IP_BIND_ADDRESS_NO_PORT), not reserved per address at bind(). -1 on failure.
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+static inline int bind_next_source(int fd, uint32_t first, uint32_t count, uint64_t *counter) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  uint64_t k = __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED) % count;
+  struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(first + (uint32_t)k) };
+  return bind(fd, (struct sockaddr *)&src, sizeof src);
 }
 
 // "HOST:PORT" (split at the last ':'): copies HOST into host[0..size) and returns the PORT text; NULL if

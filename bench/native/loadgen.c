@@ -25,9 +25,6 @@
 
 #include "common.h"
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 #define MAX_THREADS 64
 #define NS_PER_SEC 1000000000ull
@@ -171,16 +168,6 @@ static int stopping(void) { return __atomic_load_n(&g_stop, __ATOMIC_RELAXED); }
 
 // ---------------------------------------------------------------- MQTT bytes
 
-static size_t put_varint(uint8_t *p, uint32_t v) {
-  size_t n = 0;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    p[n++] = b | (v ? 0x80 : 0);
-  } while (v);
-  return n;
-}
-
 // Writes a CONNECT (clean session, keepalive 0) for `id` into out (>= 32 + idlen bytes); returns its length.
 static size_t build_connect(uint8_t *out, const char *id, size_t idlen) {
   uint8_t body[300];
@@ -283,14 +270,7 @@ static int start_conn(worker_t *w, conn_t *c) {
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (g_opt.src_count) {
-    // Port chosen at connect() time from the full 4-tuple, not reserved per address at bind().
-    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    uint64_t k = __atomic_fetch_add(&g_src_counter, 1, __ATOMIC_RELAXED) % g_opt.src_count;
-    struct sockaddr_in src = { .sin_family = AF_INET };
-    src.sin_addr.s_addr = htonl(g_opt.src_first + (uint32_t)k);
-    if (bind(fd, (struct sockaddr *)&src, sizeof src) != 0) { close(fd); return -1; }
-  }
+  if (g_opt.src_count && bind_next_source(fd, g_opt.src_first, g_opt.src_count, &g_src_counter) != 0) { close(fd); return -1; }
   int r = connect(fd, (struct sockaddr *)&g_opt.target, sizeof g_opt.target);
   if (r != 0 && errno != EINPROGRESS) { close(fd); return -1; }
   c->fd = fd;

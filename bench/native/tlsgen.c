@@ -27,9 +27,6 @@
 
 #include "common.h"
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 #define MAX_THREADS 256
 #define IO_TIMEOUT_SEC 5          // per socket read or write: a stalled target is an error, not a hang
@@ -94,16 +91,6 @@ static int stopping(void) { return __atomic_load_n(&g_stop, __ATOMIC_RELAXED); }
 static void usage_error(const char *msg, const char *arg) { usage_exit("tlsgen", usage_text, msg, arg); }
 
 // ---------------------------------------------------------------- MQTT and WebSocket bytes
-
-static size_t put_varint(uint8_t *p, uint32_t v) {
-  size_t n = 0;
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    p[n++] = b | (v ? 0x80 : 0);
-  } while (v);
-  return n;
-}
 
 // A client-to-server WebSocket frame header for a binary frame of n bytes, mask key 0 (XOR with zero:
 // the payload goes out as it is, so the client spends nothing on masking; the server unmasks anyway).
@@ -219,13 +206,8 @@ static int conn_open(conn_t *c, const char *id, SSL_SESSION *session, int *resum
   setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (g_opt.src_count) {
-    // Many source addresses: ports (and TIME_WAIT, which the closing client holds) never run out.
-    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-    uint64_t k = __atomic_fetch_add(&g_src_counter, 1, __ATOMIC_RELAXED) % g_opt.src_count;
-    struct sockaddr_in src = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(g_opt.src_first + (uint32_t)k) };
-    if (bind(c->fd, (struct sockaddr *)&src, sizeof src) != 0) goto fail;
-  }
+  // Many source addresses: ports (and TIME_WAIT, which the closing client holds) never run out.
+  if (g_opt.src_count && bind_next_source(c->fd, g_opt.src_first, g_opt.src_count, &g_src_counter) != 0) goto fail;
   if (connect(c->fd, (struct sockaddr *)&g_opt.target, sizeof g_opt.target) != 0) goto fail;
   if (g_opt.transport != T_WS) {
     c->ssl = SSL_new(g_ctx);

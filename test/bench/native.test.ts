@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { runJsonTool, type Json } from '../helpers/json-tool.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const nativeDir = new URL('../../bench/native/', import.meta.url).pathname;
@@ -16,7 +17,6 @@ const loadgenBin = join(nativeDir, 'build/loadgen');
 const proxyBin = join(nativeDir, 'build/splice-proxy');
 const runTimeoutMs = 15_000;
 
-type Json = Record<string, any>;
 type PortStats = { port: number; connections: number; active: number; bytes: number; packets: number; publishes: number };
 
 /** A running sink: every stdout line must be one JSON object; `ask` writes a command and awaits its answer. */
@@ -55,20 +55,7 @@ async function startSink(mode: 'sink' | 'echo', portCount: number): Promise<Sink
 }
 
 /** Runs loadgen to completion; returns its exit code and parsed stdout lines. */
-function runLoadgen(args: string[]): Promise<{ code: number | null; out: Json[]; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(loadgenBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { err += d; });
-    const kill = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, out: out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Json), err });
-    });
-  });
-}
+const runLoadgen = (args: string[]) => runJsonTool(loadgenBin, args, runTimeoutMs);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

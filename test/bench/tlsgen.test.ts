@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { makeBenchCerts, type BenchCerts } from '../../bench/lib/certs.ts';
+import { runJsonTool, type Json } from '../helpers/json-tool.ts';
 import { freePort } from '../helpers/ports.ts';
 
 const nativeDir = new URL('../../bench/native/', import.meta.url).pathname;
@@ -20,7 +21,6 @@ const tlsgenBin = join(nativeDir, 'build/tlsgen');
 const connack = Buffer.from([0x20, 0x02, 0x00, 0x00]);
 const publishLen = (size: number) => 1 + (2 + 7 + size < 128 ? 1 : 2 + 7 + size < 16384 ? 2 : 3) + 2 + 7 + size;
 
-type Json = Record<string, any>;
 type Counts = { conns: number; open: number; reused: number; bytes: number; connects: number; messages: number; closed: Promise<void>[] };
 
 let dir: string;
@@ -88,20 +88,7 @@ async function wsBroker(secure: boolean): Promise<{ server: Server; port: number
   return { server, port, counts, sizes };
 }
 
-function run(args: string[], timeoutMs = 15_000): Promise<{ code: number | null; out: Json[]; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(tlsgenBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => { out += d; });
-    child.stderr!.on('data', (d) => { err += d; });
-    const kill = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code, out: out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Json), err });
-    });
-  });
-}
+const run = (args: string[]) => runJsonTool(tlsgenBin, args, 15_000);
 
 const close = (s: { close(cb: () => void): void }) => new Promise<void>((r) => s.close(() => r()));
 
