@@ -1,11 +1,11 @@
 // Command-line options of the benchmark harness (pure: parsed from argv, tested directly).
 import { parseArgs } from 'node:util';
 
-export const allTargets = ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'sluice-tls'] as const;
+export const allTargets = ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'node-tls', 'sluice-tls'] as const;
 export type TargetName = (typeof allTargets)[number];
-/** The targets that terminate TLS (HAProxy `ssl crt`; Sluice mqtts, ws and wss listeners): the tls-* and
- *  ws-* workloads run on these only, every other workload on the rest. */
-export const tlsTargets: readonly TargetName[] = ['haproxy-tls', 'sluice-tls'];
+/** The targets that terminate TLS (HAProxy `ssl crt`; a bare Node TLS proxy; Sluice mqtts, ws and wss
+ *  listeners): the tls-* and ws-* workloads run on these only, every other workload on the rest. */
+export const tlsTargets: readonly TargetName[] = ['haproxy-tls', 'node-tls', 'sluice-tls'];
 export const allWorkloads = ['throughput', 'small-writes', 'connrate', 'latency', 'iot', 'idle', 'mosquitto',
   'tls-handshakes', 'tls-throughput', 'tls-idle', 'ws-throughput'] as const;
 export type WorkloadName = (typeof allWorkloads)[number];

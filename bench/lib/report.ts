@@ -31,6 +31,9 @@ export function ratioColumns(targets: TargetName[]): RatioColumn[] {
   if (targets.includes('sluice-splice') && targets.includes('sluice-js')) cols.push({ sluice: 'sluice-splice', anchor: 'sluice-js', label: 'splice/js' });
   // TLS targets run their own workloads: terminating TLS is compared with terminating TLS only.
   if (targets.includes('sluice-tls') && targets.includes('haproxy-tls')) cols.push({ sluice: 'sluice-tls', anchor: 'haproxy-tls', label: 'tls/haproxy-tls' });
+  // A bare Node TLS proxy: the floor of TLS on Node sockets, against HAProxy and under Sluice.
+  if (targets.includes('node-tls') && targets.includes('haproxy-tls')) cols.push({ sluice: 'node-tls', anchor: 'haproxy-tls', label: 'node-tls/haproxy-tls' });
+  if (targets.includes('sluice-tls') && targets.includes('node-tls')) cols.push({ sluice: 'sluice-tls', anchor: 'node-tls', label: 'tls/node-tls' });
   return cols;
 }
 

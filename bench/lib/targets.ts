@@ -51,6 +51,8 @@ export async function startTarget(name: TargetName, backendPorts: number[], opts
       return startSluice(name, 'splice', backendPorts, opts);
     case 'haproxy-tls':
       return startHaproxy(name, 'mqtt', backendPorts, opts, needCerts(opts).combined);
+    case 'node-tls':
+      return startNodeTls(backendPorts, opts, needCerts(opts));
     case 'sluice-tls':
       return startSluice(name, 'js', backendPorts, opts, needCerts(opts));
   }
@@ -67,6 +69,15 @@ async function startCSplice(backendPorts: number[], opts: TargetOptions): Promis
   const proc = startProcess('c-splice', spliceProxyBin, ['--listen', `127.0.0.1:${port}`, '--backends', backendPorts.map((p) => `127.0.0.1:${p}`).join(',')], { cpu: opts.cpu });
   await waitForPort(port, 5000, proc);
   return { name: 'c-splice', port, pid: proc.child.pid, stop: () => stopProcess(proc.child) };
+}
+
+/** A bare Node TLS proxy (bench/node-tls-proxy.ts): what Node's own TLS and socket machinery costs. */
+async function startNodeTls(backendPorts: number[], opts: TargetOptions, certs: BenchCerts): Promise<Target> {
+  const port = await freePort();
+  const args = [join(root, 'bench/node-tls-proxy.ts'), '--listen', String(port), '--backends', backendPorts.join(','), '--cert', certs.cert, '--key', certs.key];
+  const proc = startProcess('node-tls', nodeBin, args, { cpu: opts.cpu });
+  await waitForPort(port, 10_000, proc);
+  return { name: 'node-tls', port, pid: proc.child.pid, tls: true, stop: () => stopProcess(proc.child) };
 }
 
 async function startHaproxy(name: TargetName, mode: HaproxyMode, backendPorts: number[], opts: TargetOptions, tlsCrt?: string): Promise<Target> {

@@ -14,7 +14,7 @@ test('args: defaults, --quick, lists and bad values', () => {
   assert.is(d.repeats, 3);
   assert.is(d.seconds, 3);
   assert.equal(d.payloadSizes, [64, 1024, 16384]);
-  assert.equal(d.targets, ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'sluice-tls']);
+  assert.equal(d.targets, ['direct', 'c-splice', 'haproxy-tcp', 'haproxy-mqtt', 'sluice-js', 'sluice-splice', 'haproxy-tls', 'node-tls', 'sluice-tls']);
   const q = parseBenchArgs(['--quick']);
   assert.is(q.repeats, 1);
   assert.is(q.seconds, 1);
@@ -228,6 +228,8 @@ test('report: ratio columns, table and html carry medians and ratios', () => {
   assert.equal(ratioColumns(['haproxy-tcp', 'sluice-js', 'sluice-splice']).map((c) => c.label), ['js/haproxy-tcp', 'splice/haproxy-tcp', 'splice/js']);
   // TLS targets are compared with each other only.
   assert.equal(ratioColumns(['haproxy-mqtt', 'sluice-js', 'haproxy-tls', 'sluice-tls']).map((c) => c.label), ['js/haproxy-mqtt', 'tls/haproxy-tls']);
+  // The bare Node TLS proxy is read against HAProxy, and Sluice against it.
+  assert.equal(ratioColumns(['haproxy-tls', 'node-tls', 'sluice-tls']).map((c) => c.label), ['tls/haproxy-tls', 'node-tls/haproxy-tls', 'tls/node-tls']);
   const table = renderTable(result);
   assert.match(table, /100 ±20%/);
   assert.match(table, /1\.50\s+1\.20\s+0\.60/);
