@@ -31,7 +31,8 @@ export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: Byte
     client.on('close', () => { settle('client-closed'); broker.destroy(); onClose(); });
     broker.on('close', () => { settle('broker-closed'); client.destroy(); onClose(); });
     // Who sent FIN first is why the pair ended; an error or a close decides it otherwise.
-    client.once('end', () => settle('client-closed'));
+    if (client.readableEnded) settle('client-closed');
+    else client.once('end', () => settle('client-closed'));
     broker.once('end', () => settle('broker-closed'));
     pump(client, broker, (n) => { meter.clientToBroker += n; });
     pump(broker, client, (n) => { meter.brokerToClient += n; });
@@ -88,8 +89,11 @@ function pump(src: Socket, dst: Socket, count: (n: number) => void): void {
     if (dst.writableLength >= kFlushAt) uncork();
   });
   // end() uncorks first: every byte written before the FIN goes out before it.
-  src.once('end', () => {
+  const passEnd = () => {
     corked = false;
     if (!dst.destroyed) dst.end();
-  });
+  };
+  // A FIN that came with the CONNECT was emitted while the connection was being placed: pass it on now.
+  if (src.readableEnded) passEnd();
+  else src.once('end', passEnd);
 }
