@@ -10,6 +10,7 @@ import { SluiceError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { runSluice } from './primary/run.ts';
 import { loadTlsMaterial } from './tls/material.ts';
+import { readProbePassword } from './health/credentials.ts';
 import { chooseDemoEngine, findMosquitto, servedProtocols } from './demo/engine.ts';
 
 const help = `sluice: MQTT-aware sticky load balancer for MQTT broker clusters
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
 
   let config: ResolvedConfig;
   let tls: ReturnType<typeof loadTlsMaterial>;
+  let probePassword: Buffer | undefined;
   try {
     const source = values.config ?? 'embedded default config';
     config = values.config ? loadConfigFile(values.config) : parseConfigText(embeddedConfigText, source);
@@ -53,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     config = await resolveListenerAddresses(config, source);
     // Certificates and keys are read and checked before anything starts: a bad file is a config error.
     tls = loadTlsMaterial(config, source);
+    probePassword = readProbePassword(config, source);
   } catch (err) {
     if (err instanceof SluiceError) { process.stderr.write(`sluice: ${err.code}: ${err.message}\n`); return 2; }
     throw err;
@@ -64,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material, values.config ?? 'embedded default config');
+    running = await runSluice(config, log, tls.material, values.config ?? 'embedded default config', { probePassword });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');
@@ -98,7 +101,10 @@ function describe(c: ResolvedConfig, source: string, tls: ReturnType<typeof load
     }),
     ...tls.warnings.map((w) => `warning: ${w.listener} ${w.certFile}: ${w.msg}`),
     c.demo ? describeDemo(c.demo) : '',
-    ...c.brokers.map((b) => `broker ${b.name}: ${b.address} weight ${b.weight}${b.weight === 0 ? ' (drained: never chosen)' : ''}`),
+    ...c.brokers.map((b) => `broker ${b.name}: ${b.address} weight ${b.weight}${b.weight === 0 ? ' (weight 0: never chosen)' : ''}${b.drain ? ' (draining: no new clients)' : ''}`),
+    c.health.mqtt
+      ? `health: MQTT ${c.health.mqtt.protocolVersion === 5 ? '5.0' : '3.1.1'} CONNECT probe every ${c.health.mqtt.intervalMs}ms, timeout ${c.health.mqtt.timeoutMs}ms, down after ${c.health.mqtt.fall} failures, up after ${c.health.mqtt.rise} passes${c.health.mqtt.username ? `, as user ${c.health.mqtt.username}` : ''}`
+      : 'health: off (every broker counts as up)',
     `balance: ${c.balance.strategy}, key = first non-empty of [${c.balance.key.join(', ')}]` +
       (c.balance.strategy === 'sticky' || c.balance.strategy === 'consistent-hash' ? `, load bound ${c.balance.loadBound}` : ''),
     c.balance.strategy === 'sticky' ? `sticky table: ${c.sticky.capacity} slots, ttl ${c.sticky.ttlSec}s` : '',

@@ -11,6 +11,7 @@ import { RateLimitedLog } from '../log.ts';
 import { parseTarget } from './target.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { ReloadOutcome } from '../tls/reloader.ts';
+import type { BrokerHealth } from '../health/checker.ts';
 
 export type AdminDeps = {
   config: ResolvedConfig;
@@ -22,6 +23,8 @@ export type AdminDeps = {
   log: Logger;
   /** TLS listeners' certificates now and the last reload (undefined: no TLS listener). */
   tls?: { material: (TlsMaterial | undefined)[]; lastReload: ReloadOutcome | undefined };
+  /** Broker i's health checks (undefined: health checks are off). */
+  health?: { health(i: number): BrokerHealth };
 };
 
 /** What the server writes: a status, a JSON body, extra headers, and whether to close the connection. */
@@ -48,6 +51,7 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       name: b.name, address: b.address, weight: b.weight,
       healthy: d.brokerTable.isHealthy(i), draining: d.brokerTable.isDraining(i),
       liveConnections: d.brokerTable.liveConnections(i),
+      health: d.health?.health(i),
     }))) }],
     ['/api/tls', { method: 'GET', handler: () => ok({
       listeners: d.config.listeners.flatMap((l, i) => {

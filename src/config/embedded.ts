@@ -10,5 +10,6 @@ balance:
   key: [client-id, username, source-address]
 sticky: { capacity: 65536, ttl: 2h }
 limits: { connect_timeout: 10s, max_connect_size: 64KiB }
+health: { mqtt: { interval: 2s, timeout: 1s, rise: 2, fall: 2 } }
 admin: { bind: 127.0.0.1:9100 }
 `;

@@ -19,9 +19,10 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
   const brokers: BrokerConfig[] = demo
     ? Array.from({ length: demo.brokers }, (_, i) => {
       const port = demo.firstPort + i;
-      return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1, proxyProtocol: 'none' as const };
+      return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1, proxyProtocol: 'none' as const, drain: false };
     })
-    : c.brokers.map((b) => ({ name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, ...b.address }));
+    : c.brokers.map((b) => ({ name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, ...b.address }));
+  const h = c.health.mqtt;
   // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
   const maxPending = c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10));
   return {
@@ -54,6 +55,13 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       maxPendingPerWorker: Math.ceil(maxPending / c.workers),
       connectRatePerSec: c.limits.connect_rate,
       connectBurst: c.limits.connect_burst ?? Math.max(1, Math.ceil(c.limits.connect_rate)),
+    },
+    health: {
+      mqtt: h && {
+        intervalMs: h.interval, timeoutMs: h.timeout, rise: h.rise, fall: h.fall, clientIdPrefix: h.client_id_prefix,
+        username: h.username, passwordFile: h.password_file === undefined ? undefined : resolvePath(baseDir, h.password_file),
+        protocolVersion: h.protocol_version,
+      },
     },
     admin: c.admin ? { bind: c.admin.bind } : undefined,
     datapath: c.datapath,

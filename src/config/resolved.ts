@@ -3,7 +3,20 @@ import type { DemoEngineChoice, KeySource } from './schema.ts';
 import type { StrategyName } from '../balance/strategy.ts';
 
 export type Endpoint = { address: string; host: string; port: number };
-export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2' };
+/** drain: placed on by no new client (its connected clients stay). */
+export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean };
+
+/** The active MQTT health check (health.mqtt); passwordFile is a path, read by the primary only. */
+export type MqttHealthConfig = {
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number;
+  fall: number;
+  clientIdPrefix: string;
+  username: string | undefined;
+  passwordFile: string | undefined;
+  protocolVersion: 4 | 5;
+};
 /**
  * An address Sluice listens on, `address` as written. host undefined = every address: Node listens
  * on `::` dual stack (IPv6 and IPv4), or 0.0.0.0 where the machine has no IPv6. After
@@ -51,6 +64,8 @@ export type ResolvedConfig = {
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
   };
+  /** Broker health checks: off (every broker up) unless health.mqtt is configured. */
+  health: { mqtt: MqttHealthConfig | undefined };
   admin: { bind: ListenEndpoint } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';

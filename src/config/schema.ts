@@ -152,6 +152,26 @@ const broker = z.strictObject({
   weight: z.number().int().min(0).max(1000).default(1),
   // v2: every connection to this broker starts with a PROXY protocol v2 header (the client's address, TLS facts).
   proxy_protocol: z.enum(['none', 'v2']).default('none'),
+  // Draining: no new clients are placed on it; its connected clients stay until they leave.
+  drain: z.boolean().default(false),
+});
+
+/** Active MQTT health check of every broker (off unless configured). */
+const mqttHealth = z.strictObject({
+  interval: duration(100, maxTimerMs, 'use at most 24d').default(2000),
+  timeout: duration(10, maxTimerMs, 'use at most 24d').default(1000),
+  rise: z.number().int().min(1).max(100).default(2),
+  fall: z.number().int().min(1).max(100).default(2),
+  // The probe's client id is this prefix, a tag of this Sluice process, and the broker's index.
+  client_id_prefix: z.string().max(32).regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only').default('sluice-hc-'),
+  username: z.string().min(1).max(65535).optional(),
+  // The password is read from a file (relative to the config file), never written in the config.
+  password_file: z.string().min(1).optional(),
+  protocol_version: z.union([z.literal(4), z.literal(5)]).default(4),
+}).superRefine((h, ctx) => {
+  if (h.password_file !== undefined && h.username === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['password_file'], message: 'needs username: MQTT 3.1.1 sends a password only with a user name' });
+  }
 });
 
 export const configSchema = z
@@ -186,6 +206,7 @@ export const configSchema = z
       connect_rate: z.number().min(0).default(0),
       connect_burst: z.number().int().min(1).optional(),
     }).prefault({}),
+    health: z.strictObject({ mqtt: mqttHealth.optional() }).prefault({}),
     admin: z.strictObject({ bind: listenAddress('would make the admin endpoint listen on a random port') }).optional(),
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     // Native path: how long a source that streams small writes is held so they go on together (µs).

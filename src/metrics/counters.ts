@@ -51,6 +51,11 @@ export const counterNames = [
   'ws_bad_subprotocol',
   'ws_text_frame',
   'ws_frame_too_large',
+  // Broker health (primary): MQTT probes run and failed; brokers marked down and up (rise/fall).
+  'health_checks',
+  'health_check_failures',
+  'broker_marked_down',
+  'broker_marked_up',
   'sticky_hits',
   'sticky_misses',
   'sticky_stale',

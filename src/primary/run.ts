@@ -16,6 +16,7 @@ import { startDemoCluster, type DemoCluster } from '../demo/cluster.ts';
 import { startAdmin } from '../admin/server.ts';
 import { Supervisor } from './supervisor.ts';
 import { claimListenAddresses } from './address-claim.ts';
+import { HealthChecker } from '../health/checker.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -29,8 +30,11 @@ export type Running = {
   reload(trigger: string): Promise<void>;
 };
 
+/** Secrets the primary read before the start (never sent to the workers). */
+export type PrimarySecrets = { probePassword?: Buffer };
+
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
-export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], source = 'config'): Promise<Running> {
+export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], source = 'config', secrets: PrimarySecrets = {}): Promise<Running> {
   // First: no other process may serve our addresses (SO_REUSEPORT would let it share them).
   const claim = await claimListenAddresses(config.listeners.map((l) => l.bind));
   const epochMs = Date.now();
@@ -49,8 +53,11 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const counters = new CounterTotals(shared.counters);
   const admission = new Admission(shared.admission, config.limits, epochMs);
   admission.init(Date.now());
-  // Static brokers start healthy; health checks (a later stage) flip these flags.
-  config.brokers.forEach((_, i) => brokerTable.setHealthy(i, true));
+  // Brokers start healthy (health checks, if configured, flip that); drain: true ones take no new client.
+  config.brokers.forEach((b, i) => {
+    brokerTable.setHealthy(i, true);
+    brokerTable.setDraining(i, b.drain);
+  });
 
   let demo: DemoCluster | undefined;
   try {
@@ -75,13 +82,16 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
+  const health = config.health.mqtt ? new HealthChecker(config.brokers, brokerTable, config.health.mqtt, secrets.probePassword, log, counters) : undefined;
   const reloader = tls.some(Boolean) ? new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material)) : undefined;
   try {
     await supervisor.start();
+    health?.start();
     reloader?.watchFiles();
-    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader });
+    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader, health });
   } catch (err) {
     clearInterval(folder);
+    await health?.stop();
     await reloader?.close();
     await supervisor.stop(0);
     await demo?.close();
@@ -99,7 +109,8 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
 
   log.info({
     listeners: config.listeners.map((l) => (l.protocol === 'mqtt' ? l.bind.address : `${l.protocol}://${l.bind.address}`)), workers: config.workers,
-    brokers: config.brokers.map((b) => `${b.name}=${b.address}`), strategy: config.balance.strategy,
+    brokers: config.brokers.map((b) => `${b.name}=${b.address}${b.drain ? ' (draining)' : ''}`), strategy: config.balance.strategy,
+    health: config.health.mqtt ? `mqtt every ${config.health.mqtt.intervalMs}ms` : 'off',
   }, 'sluice ready');
 
   return {
@@ -108,6 +119,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
       else log.info({ trigger }, 'reload: no TLS listener, nothing to reload (config reload is not built yet)');
     },
     async stop() {
+      await health?.stop();
       await reloader?.close();
       clearInterval(sweeper);
       clearInterval(rotator);

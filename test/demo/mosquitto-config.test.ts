@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mosquittoConfText } from '../../src/demo/mosquitto-config.ts';
 import type { BrokerConfig } from '../../src/config/resolved.ts';
 
-const brokers: BrokerConfig[] = [1, 2, 3].map((i) => ({ name: `demo-${i}`, host: '127.0.0.1', port: 1883 + i, address: `127.0.0.1:${1883 + i}`, weight: 1, proxyProtocol: 'none' as const }));
+const brokers: BrokerConfig[] = [1, 2, 3].map((i) => ({ name: `demo-${i}`, host: '127.0.0.1', port: 1883 + i, address: `127.0.0.1:${1883 + i}`, weight: 1, proxyProtocol: 'none' as const, drain: false }));
 const lines = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
 
 test('the hub (demo-1) listens and has no bridge', () => {

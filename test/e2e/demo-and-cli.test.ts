@@ -34,7 +34,7 @@ test('check prints the plan for a good config', () => {
   const r = sluice('check', '--config', file);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /OK/);
-  assert.match(r.stdout, /broker b: 127\.0\.0\.1:1885 weight 0 \(drained/);
+  assert.match(r.stdout, /broker b: 127\.0\.0\.1:1885 weight 0 \(weight 0: never chosen/);
   assert.match(r.stdout, /balance: sticky/);
 });
 

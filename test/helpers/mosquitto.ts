@@ -9,8 +9,21 @@ import { stopProcess, waitForPort } from '../../bench/lib/processes.ts';
 // The harness's process helpers serve the tests too.
 export { stopProcess, waitForPort };
 
-export type MosquittoBroker = { name: string; port: number; address: string; process: ChildProcess; log: () => string };
+export type MosquittoBroker = { name: string; port: number; address: string; process: ChildProcess; conf: string; log: () => string };
 export type MosquittoCluster = { brokers: MosquittoBroker[]; stop(): Promise<void> };
+
+function spawnMosquitto(conf: string, onOutput: (d: string) => void): ChildProcess {
+  const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout!.on('data', onOutput);
+  proc.stderr!.on('data', onOutput);
+  return proc;
+}
+
+/** Starts a stopped broker again, same config and port (a broker that died and came back). */
+export async function restartMosquitto(b: MosquittoBroker): Promise<void> {
+  b.process = spawnMosquitto(b.conf, () => {});
+  await waitForPort(b.port, 5000);
+}
 
 export async function startMosquittos(count: number): Promise<MosquittoCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-mosq-'));
@@ -24,11 +37,10 @@ export async function startMosquittos(count: number): Promise<MosquittoCluster> 
       `listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false',
       'log_dest stdout', 'log_type error', 'log_type warning', 'max_queued_messages 1000', '',
     ].join('\n'));
-    const proc = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const b: MosquittoBroker = { name: `m${i + 1}`, port, address: `127.0.0.1:${port}`, process: undefined as unknown as ChildProcess, conf, log: () => out };
     let out = '';
-    proc.stdout!.on('data', (d) => { out += d; });
-    proc.stderr!.on('data', (d) => { out += d; });
-    brokers.push({ name: `m${i + 1}`, port, address: `127.0.0.1:${port}`, process: proc, log: () => out });
+    b.process = spawnMosquitto(conf, (d) => { out += d; });
+    brokers.push(b);
   }
   await Promise.all(brokers.map((b) => waitForPort(b.port, 5000)));
   return {
