@@ -67,13 +67,13 @@ async function main(argv: string[]): Promise<number> {
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material, values.config ?? 'embedded default config', { probePassword });
+    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');
     return 1;
   }
-  // SIGHUP reloads (TLS certificates today); without a handler it would end the process.
+  // SIGHUP reloads the config file and the TLS files; without a handler it would end the process.
   process.on('SIGHUP', () => void running.reload('SIGHUP'));
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => { log.info({ signal }, 'shutting down'); resolve(); };

@@ -1,7 +1,7 @@
 // Messages between the primary and the worker threads (postMessage), the data each worker starts with,
 // and the records they exchange. Both sides import this; it lives under src/ because src/ never imports
 // from workers/.
-import type { ResolvedConfig } from './config/resolved.ts';
+import type { BrokerConfig, ResolvedConfig } from './config/resolved.ts';
 import type { TlsMaterial } from './tls/material.ts';
 
 /** What the admin endpoint shows about a forwarded client. */
@@ -31,6 +31,9 @@ export type ToWorker =
   | { type: 'shutdown' }
   | { type: 'tls-ticket-keys' } // rotated: every TLS listener takes the keys in shared.ticketKeys
   | { type: 'tls-material'; material: (TlsMaterial | undefined)[] } // reloaded certificates, per listener
+  // A new broker set (index = broker-table slot, see src/brokers/broker-slots.ts) and balance settings:
+  // new placements use them; connections already placed are untouched.
+  | { type: 'brokers'; brokers: BrokerConfig[]; balance: ResolvedConfig['balance'] }
   | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
   | { type: 'gc'; requestId: number }; // tests and bench only (SLUICE_TEST_HOOKS=1): full GC, then heap used
 

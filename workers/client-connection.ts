@@ -279,7 +279,9 @@ class ClientConnection implements DeadlineEntry {
     }
     const { brokers, limits } = this.ctx.config;
     for (let index = attempt.next(); index >= 0; index = attempt.next()) {
-      const result = await connectBroker(brokers[index].host, brokers[index].port, limits.brokerConnectTimeoutMs);
+      // The primary resolved the broker's name (b.ip); one that did not resolve is never dialed.
+      const ip = brokers[index].ip;
+      const result = ip === undefined ? { ok: false as const, reason: 'ENOTFOUND' } : await connectBroker(ip, brokers[index].port, limits.brokerConnectTimeoutMs);
       if (this.socket.destroyed) {
         if (result.ok) result.socket.destroy();
         this.ctx.counters.add('client_closed_while_placing');

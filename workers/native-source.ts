@@ -14,6 +14,7 @@ import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
 import type { CounterName } from '../src/metrics/counters.ts';
 import { keyHashOf } from '../src/hash.ts';
 import type { ClientRecord } from '../src/worker-messages.ts';
+import type { BrokerConfig } from '../src/config/resolved.ts';
 import { EngineEvent, kEventFields, type SpliceBinding } from './splice-addon.ts';
 import { PlacementAttempt } from './placement.ts';
 import type { WorkerContext } from './worker-context.ts';
@@ -44,7 +45,7 @@ export class NativeSource {
   readonly #events = new Float64Array(kBatchEvents * kEventFields);
   readonly #data = Buffer.alloc(kBatchDataBytes);
   /** Brokers the engine can dial (a name that did not resolve is skipped like a failed connect). */
-  readonly #dialable: boolean[];
+  #dialable: boolean[] = [];
   // Per slot.
   #phase = new Uint8Array(kInitialSlots);
   #level = new Uint8Array(kInitialSlots); // the CONNECT's protocol level, for the CONNACK of a later refusal
@@ -67,14 +68,20 @@ export class NativeSource {
   #placingSlot = -1;
   readonly #remoteOfPlacing = (): string | undefined => this.#proxied[this.#placingSlot]?.source.ip ?? this.#engine.remoteAddress(this.#placingSlot)?.[0];
 
-  constructor(ctx: WorkerContext, engine: SpliceBinding, brokerIps: (string | undefined)[]) {
+  constructor(ctx: WorkerContext, engine: SpliceBinding) {
     this.#ctx = ctx;
     this.#engine = engine;
-    const { limits, brokers } = ctx.config;
+    const { limits } = ctx.config;
     engine.init(this.#onEvents, this.#events, this.#data);
     engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes, ctx.config.coalesceUs);
-    this.#dialable = brokerIps.map((ip) => ip !== undefined);
-    engine.setBrokers(brokerIps.map((ip) => ip ?? '127.0.0.1'), brokers.map((b) => b.port));
+    this.setBrokers(ctx.config.brokers);
+  }
+
+  /** The broker set by slot, with the addresses the primary resolved: connects from now on use it
+   *  (one in flight has its address already). A broker whose name did not resolve is never dialed. */
+  setBrokers(brokers: readonly BrokerConfig[]): void {
+    this.#dialable = brokers.map((b) => b.ip !== undefined);
+    this.#engine.setBrokers(brokers.map((b) => b.ip ?? '127.0.0.1'), brokers.map((b) => b.port));
   }
 
   /** Listens on a resolved IP (undefined: every address); an errno name on failure. */

@@ -5,7 +5,7 @@
 // appears in either.
 import { createSecureContext, createServer, type SecureContext, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { TlsMaterial } from '../src/tls/material.ts';
-import type { ListenerConfig } from '../src/config/resolved.ts';
+import type { ListenerConfig, ResolvedConfig } from '../src/config/resolved.ts';
 import { pickCertificate } from '../src/tls/sni.ts';
 import type { Socket } from 'node:net';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
@@ -85,15 +85,21 @@ export function watchTlsFailures(server: Server, ctx: WorkerContext): void {
   });
 }
 
-/** What checkClient reads of each client of one listener: decided once, when the listener is made. */
-export type ClientCheck = { mustMatchCn: boolean; wantsIdentity: boolean };
+/** What checkClient reads of each client of one listener. */
+export type ClientCheck = { readonly mustMatchCn: boolean; readonly wantsIdentity: boolean };
+
+/**
+ * Whether the worker's settings use a TLS client's identity: a cert-cn route key, or a broker that gets
+ * a PROXY v2 header (the TLS facts). Kept in ctx.identityWanted, again after every broker-set change.
+ */
+export function identityWantedBy(config: Pick<ResolvedConfig, 'balance' | 'brokers'>): boolean {
+  return config.balance.key.includes('cert-cn') || config.brokers.some((b) => b.proxyProtocol === 'v2');
+}
 
 export function clientCheckFor(l: ListenerConfig, ctx: WorkerContext): ClientCheck {
   const mustMatchCn = l.clientIdMustMatch === 'cert-cn';
-  // The identity is read only where something uses it: the client id check, a cert-cn route key, a
-  // PROXY v2 header to a broker.
-  const wantsIdentity = mustMatchCn || ctx.config.balance.key.includes('cert-cn') || ctx.config.brokers.some((b) => b.proxyProtocol === 'v2');
-  return { mustMatchCn, wantsIdentity };
+  // The identity is read only where something uses it: the client id check, or the worker's settings.
+  return { mustMatchCn, get wantsIdentity() { return mustMatchCn || ctx.identityWanted; } };
 }
 
 /**

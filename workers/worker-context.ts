@@ -17,6 +17,8 @@ export type WorkerContext = {
   config: ResolvedConfig;
   brokerTable: BrokerTable;
   selector: Selector;
+  /** A TLS client's identity is used (cert-cn key, a PROXY v2 broker): see tls-source.ts identityWantedBy. */
+  identityWanted: boolean;
   counters: Counters;
   admission: Admission;
   log: Logger;

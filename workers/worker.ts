@@ -1,8 +1,7 @@
 // Worker thread entry: listens with reusePort on every configured address and serves client connections:
 // plain TCP with the native engine (Linux) or Node sockets (the JS data path), TLS with Node's TLS server,
 // MQTT over WebSocket with an HTTP(S) server and the ws package.
-import { createServer, isIP, type Server } from 'node:net';
-import { lookup } from 'node:dns/promises';
+import { createServer, type Server } from 'node:net';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
@@ -16,7 +15,7 @@ import { WorkerShares } from '../src/limits/worker-shares.ts';
 import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
 import { acceptClient } from './client-connection.ts';
-import { createTlsListener, ServedCertificates } from './tls-source.ts';
+import { createTlsListener, identityWantedBy, ServedCertificates } from './tls-source.ts';
 import { Server as TlsServer } from 'node:tls';
 import { TicketKeys } from '../src/tls/ticket-keys.ts';
 import { createWsListener } from './ws-source.ts';
@@ -27,6 +26,7 @@ import { splice } from './splice-addon.ts';
 import { NativeSource } from './native-source.ts';
 import type { ByteMeter } from './forward.ts';
 import type { FromWorker, ToWorker, WorkerData } from '../src/worker-messages.ts';
+import type { ResolvedConfig } from '../src/config/resolved.ts';
 
 const data = rawWorkerData as WorkerData;
 const port = parentPort!;
@@ -39,15 +39,19 @@ const stickyTable = new StickyTable(data.shared.sticky);
 // The sticky clock (seconds since 2025, cached per thread): the primary's sweep reads the same one.
 const nowSec = stickyNowSec;
 const counters = new Counters(data.shared.counters, data.workerId);
-const selector = buildSelector(config.balance.strategy, {
-  brokers: config.brokers.map((b) => ({ name: b.name, weight: b.weight })),
-  brokerTable,
-  stickyTable,
-  stickyTtlSec: config.sticky.ttlSec,
-  nowSec,
-  loadBound: config.balance.loadBound,
-  onStickyEvent: (event) => counters.add(`sticky_${event}`),
-});
+/** The selector for a broker set (index = broker-table slot): built at start and on every set change. */
+function selectorFor(brokers: ResolvedConfig['brokers'], balance: ResolvedConfig['balance']) {
+  return buildSelector(balance.strategy, {
+    brokers: brokers.map((b) => ({ name: b.name, weight: b.weight })),
+    brokerTable,
+    stickyTable,
+    stickyTtlSec: config.sticky.ttlSec,
+    nowSec,
+    loadBound: balance.loadBound,
+    onStickyEvent: (event) => counters.add(`sticky_${event}`),
+  });
+}
+const selector = selectorFor(config.brokers, config.balance);
 const clients = new Map<number, ClientRecord>();
 const datapath = chooseDatapath(config.datapath);
 if (datapath.note) log.warn(datapath.note);
@@ -63,6 +67,7 @@ const ctx: WorkerContext = {
   config,
   brokerTable,
   selector,
+  identityWanted: identityWantedBy(config),
   counters,
   admission: new Admission(data.shared.admission, config.limits, data.epochMs, share),
   log,
@@ -74,20 +79,8 @@ const ctx: WorkerContext = {
   lingering: new DeadlineList<Expiring>(refusalLingerMs, expire),
 };
 
-/** Broker addresses as IPs, once, for the native engine (it never resolves a name per connection). */
-async function brokerIps(): Promise<(string | undefined)[]> {
-  return Promise.all(config.brokers.map(async (b) => {
-    if (isIP(b.host) !== 0) return b.host;
-    try {
-      return (await lookup(b.host)).address;
-    } catch (err) {
-      log.warn({ broker: b.name, host: b.host, err: (err as NodeJS.ErrnoException).code }, 'broker name does not resolve; it is skipped');
-      return undefined;
-    }
-  }));
-}
-
-const native = datapath.name === 'splice' ? new NativeSource(ctx, splice!, await brokerIps()) : undefined;
+// Broker names were resolved by the primary (b.ip): no worker resolves a name, at start or per connection.
+const native = datapath.name === 'splice' ? new NativeSource(ctx, splice!) : undefined;
 
 // Bytes are published while connections live (a pair streaming for a day shows its bytes), once a
 // second: the JS path counts into `bytes` as chunks move, the native engine per thread.
@@ -165,6 +158,14 @@ async function listenAll(): Promise<void> {
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
+    case 'brokers': {
+      // Placements in flight finish on the selector they started with; new ones use the new set.
+      ctx.config = { ...ctx.config, brokers: m.brokers, balance: m.balance };
+      ctx.selector = selectorFor(m.brokers, m.balance);
+      ctx.identityWanted = identityWantedBy(ctx.config);
+      native?.setBrokers(m.brokers);
+      break;
+    }
     case 'list-clients': {
       const out: ClientRecord[] = [];
       for (const c of clients.values()) {

@@ -1,7 +1,7 @@
 // Admin routes: the table of paths and methods, and the router that turns any method and target into
 // a reply (400 bad target, 404, 405 with Allow, 500 for a handler that throws or rejects). Never throws.
 import type { Logger } from 'pino';
-import type { ResolvedConfig } from '../config/resolved.ts';
+import type { BrokerConfig, ResolvedConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { StickyTable } from '../sticky/table.ts';
 import type { CounterTotals } from '../metrics/counters.ts';
@@ -12,9 +12,12 @@ import { parseTarget } from './target.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { ReloadOutcome } from '../tls/reloader.ts';
 import type { BrokerHealth } from '../health/checker.ts';
+import type { SourceStatus } from '../discovery/polling-source.ts';
 
 export type AdminDeps = {
   config: ResolvedConfig;
+  /** The broker set now (index = broker-table slot; it changes on reload). */
+  brokers: () => readonly BrokerConfig[];
   supervisor: Supervisor;
   brokerTable: BrokerTable;
   stickyTable: StickyTable;
@@ -24,7 +27,9 @@ export type AdminDeps = {
   /** TLS listeners' certificates now and the last reload (undefined: no TLS listener). */
   tls?: { material: (TlsMaterial | undefined)[]; lastReload: ReloadOutcome | undefined };
   /** Broker i's health checks (undefined: health checks are off). */
-  health?: { health(i: number): BrokerHealth };
+  health?: { health(i: number): BrokerHealth | undefined };
+  /** Each discovery source's state. */
+  discovery?: () => SourceStatus[];
 };
 
 /** What the server writes: a status, a JSON body, extra headers, and whether to close the connection. */
@@ -47,12 +52,15 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       const healthy = d.supervisor.allListening();
       return { status: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'degraded', workers } };
     } }],
-    ['/api/brokers', { method: 'GET', handler: () => ok(d.config.brokers.map((b, i) => ({
-      name: b.name, address: b.address, weight: b.weight,
+    ['/api/brokers', { method: 'GET', handler: () => ok(d.brokers().flatMap((b, i) => (b.name === '' ? [] : [{
+      name: b.name, address: b.address, ip: b.ip, weight: b.weight,
       healthy: d.brokerTable.isHealthy(i), draining: d.brokerTable.isDraining(i),
+      // Gone from the set; listed while its clients drain.
+      removed: b.removed === true,
       liveConnections: d.brokerTable.liveConnections(i),
       health: d.health?.health(i),
-    }))) }],
+    }]))) }],
+    ['/api/discovery', { method: 'GET', handler: () => ok({ sources: d.discovery?.() ?? [] }) }],
     ['/api/tls', { method: 'GET', handler: () => ok({
       listeners: d.config.listeners.flatMap((l, i) => {
         const m = d.tls?.material[i];

@@ -4,8 +4,14 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { configError, SluiceError } from '../errors.ts';
-import { configSchema } from './schema.ts';
-import type { BrokerConfig, ResolvedConfig } from './resolved.ts';
+import type { z } from 'zod';
+import { brokerSchema, configSchema } from './schema.ts';
+import type { BrokerConfig, DiscoveryConfig, ResolvedConfig } from './resolved.ts';
+
+/** A broker as the schema parsed it (config brokers:, or a discovery source's list) -> BrokerConfig. */
+export function brokerConfigOf(b: z.output<typeof brokerSchema>): BrokerConfig {
+  return { name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, ...b.address };
+}
 
 /** Validates a parsed YAML/JSON value; throws SLUICE_ERR_CONFIG listing every bad key path and why. */
 export function resolveConfig(input: unknown, source = 'config', baseDir = process.cwd()): ResolvedConfig {
@@ -21,7 +27,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       const port = demo.firstPort + i;
       return { name: `demo-${i + 1}`, address: `${demo.host}:${port}`, host: demo.host, port, weight: 1, proxyProtocol: 'none' as const, drain: false };
     })
-    : c.brokers.map((b) => ({ name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, ...b.address }));
+    : c.brokers.map(brokerConfigOf);
   const h = c.health.mqtt;
   // Clients still sending CONNECT have a room of their own (see Admission): 10% of max_connections, at least 1000.
   const maxPending = c.limits.max_pending ?? Math.max(1000, Math.ceil(c.limits.max_connections / 10));
@@ -43,6 +49,16 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       ws: l.protocol === 'ws' || l.protocol === 'wss' ? { path: l.path ?? '/mqtt', maxFrameBytes: l.max_frame_size ?? 1024 ** 2 } : undefined,
     })),
     brokers,
+    discovery: c.discovery.map((d): DiscoveryConfig => {
+      switch (d.type) {
+        case 'file': return { type: 'file', path: resolvePath(baseDir, d.path), intervalMs: d.interval, allowEmpty: d.allow_empty };
+        case 'http': return {
+          type: 'http', url: d.url, intervalMs: d.interval, timeoutMs: d.timeout, format: d.format, mqttPort: d.mqtt_port,
+          tokenFile: d.token_file === undefined ? undefined : resolvePath(baseDir, d.token_file), allowEmpty: d.allow_empty,
+        };
+        case 'dns': return { type: 'dns', name: d.name, record: d.record, port: d.port, resolver: d.resolver, intervalMs: d.interval, allowEmpty: d.allow_empty };
+      }
+    }),
     demo,
     balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound },
     sticky: { capacity: c.sticky.capacity, ttlSec: Math.round(c.sticky.ttl / 1000) }, // ttl >= 1s (schema)
@@ -173,7 +189,7 @@ function lineOf(buf: Buffer, offset: number): number {
   return line;
 }
 
-function formatPath(path: PropertyKey[]): string {
+export function formatPath(path: PropertyKey[]): string {
   if (path.length === 0) return '(top level)';
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }

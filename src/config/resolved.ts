@@ -3,8 +3,19 @@ import type { DemoEngineChoice, KeySource } from './schema.ts';
 import type { StrategyName } from '../balance/strategy.ts';
 
 export type Endpoint = { address: string; host: string; port: number };
-/** drain: placed on by no new client (its connected clients stay). */
-export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean };
+/**
+ * drain: placed on by no new client (its connected clients stay). What the workers get (the broker set,
+ * src/brokers/broker-slots.ts) also has: `ip`, the address the primary resolved the host to (undefined:
+ * the name did not resolve, never dialed); `removed`, gone from the set while its clients drain (or a free
+ * slot, name ''), never chosen.
+ */
+export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean; ip?: string; removed?: boolean };
+
+/** A discovery source (discovery:), paths resolved against the config file's directory. */
+export type DiscoveryConfig =
+  | { type: 'file'; path: string; intervalMs: number; allowEmpty: boolean }
+  | { type: 'http'; url: string; intervalMs: number; timeoutMs: number; format: 'sluice' | 'emqx'; mqttPort: number; tokenFile: string | undefined; allowEmpty: boolean }
+  | { type: 'dns'; name: string; record: 'A' | 'AAAA' | 'SRV'; port: number; resolver: string | undefined; intervalMs: number; allowEmpty: boolean };
 
 /** The active MQTT health check (health.mqtt); passwordFile is a path, read by the primary only. */
 export type MqttHealthConfig = {
@@ -64,6 +75,8 @@ export type ResolvedConfig = {
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
   };
+  /** Sources whose broker sets join `brokers` (the static ones). */
+  discovery: DiscoveryConfig[];
   /** Broker health checks: off (every broker up) unless health.mqtt is configured. */
   health: { mqtt: MqttHealthConfig | undefined };
   admin: { bind: ListenEndpoint } | undefined;

@@ -1,4 +1,5 @@
 // The config file's schema (zod): every key of the public contract, defaults, units, cross-field rules.
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { formatDurationMs, parseHostPort, readDurationMs, readSizeBytes, showValue } from './units.ts';
@@ -146,7 +147,8 @@ const workers = z.union([z.literal('auto'), z.number()], { error: (i) => `${work
     return w;
   });
 
-const broker = z.strictObject({
+/** One broker, as the config's brokers: list and a discovery source's list write it. */
+export const brokerSchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only'),
   address: brokerAddress,
   weight: z.number().int().min(0).max(1000).default(1),
@@ -155,6 +157,42 @@ const broker = z.strictObject({
   // Draining: no new clients are placed on it; its connected clients stay until they leave.
   drain: z.boolean().default(false),
 });
+
+/** host:port of a DNS server (discovery type dns); the port defaults to 53. */
+const resolverAddress = z.string().transform((v, ctx) => {
+  // host:port, [v6]:port, or a bare IPv4 / IPv6 address (port 53).
+  const hp = parseHostPort(v) ?? parseHostPort(v.includes(':') ? `[${v}]:53` : `${v}:53`);
+  // An IP address: the resolver's own address cannot depend on a resolver.
+  if (!hp || hp.host === undefined || isIP(hp.host) === 0 || hp.port === 0) {
+    ctx.addIssue({ code: 'custom', message: `not a DNS server address: ${showValue(v)} (an IP, with an optional port: e.g. 127.0.0.1 or 127.0.0.1:5353)` });
+    return z.NEVER;
+  }
+  return `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
+});
+
+const pollInterval = duration(100, maxTimerMs, 'use at most 24d').default(5000);
+/** A source whose answer is empty keeps its last non-empty set, unless allow_empty says an empty set is real. */
+const allowEmpty = z.boolean().default(false);
+
+const discoverySource = z.discriminatedUnion('type', [
+  // A JSON or YAML file with { brokers: [...] } (as the config's brokers: list), read when it changes.
+  z.strictObject({ type: z.literal('file'), path: z.string().min(1), interval: pollInterval, allow_empty: allowEmpty }),
+  // An HTTP(S) endpoint polled with undici: { brokers: [...] } (format sluice) or EMQX's /api/v5/nodes (format emqx).
+  z.strictObject({
+    type: z.literal('http'), url: z.url({ protocol: /^https?$/ }), interval: pollInterval,
+    timeout: duration(10, maxTimerMs, 'use at most 24d').default(2000),
+    format: z.enum(['sluice', 'emqx']).default('sluice'),
+    mqtt_port: z.number().int().min(1).max(65535).default(1883), // emqx: the nodes' MQTT listener port
+    token_file: z.string().min(1).optional(), // bearer token, read from a file, never logged
+    allow_empty: allowEmpty,
+  }),
+  // A DNS name re-resolved every interval: A/AAAA (every address at `port`) or SRV (targets, ports, weights).
+  z.strictObject({
+    type: z.literal('dns'), name: z.string().min(1).max(253), record: z.enum(['A', 'AAAA', 'SRV']).default('A'),
+    port: z.number().int().min(1).max(65535).default(1883), resolver: resolverAddress.optional(), interval: pollInterval,
+    allow_empty: allowEmpty,
+  }),
+]);
 
 /** Active MQTT health check of every broker (off unless configured). */
 const mqttHealth = z.strictObject({
@@ -178,7 +216,9 @@ export const configSchema = z
   .strictObject({
     workers: workers.default(1),
     listeners: z.array(listener).min(1).default([{ bind: { address: '127.0.0.1:1883', host: '127.0.0.1', port: 1883 }, protocol: 'mqtt', accept_proxy_protocol: false }]),
-    brokers: z.array(broker).max(maxBrokers).default([]),
+    brokers: z.array(brokerSchema).max(maxBrokers).default([]),
+    // Broker discovery: sources whose sets join the static brokers (src/discovery/).
+    discovery: z.array(discoverySource).max(16).default([]),
     demo: z.strictObject({
       brokers: z.number().int().min(1).max(16).default(3),
       host: z.string().default('127.0.0.1'),
@@ -216,8 +256,8 @@ export const configSchema = z
     }).prefault({}),
   })
   .superRefine((c, ctx) => {
-    if (c.brokers.length === 0 && !c.demo) {
-      ctx.addIssue({ code: 'custom', path: ['brokers'], message: 'at least one broker is required (or a demo: block)' });
+    if (c.brokers.length === 0 && !c.demo && c.discovery.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['brokers'], message: 'at least one broker is required (or a demo: block, or discovery:)' });
     }
     if (c.brokers.length > 0 && c.demo) {
       ctx.addIssue({ code: 'custom', path: ['demo'], message: 'demo: makes its own brokers; remove brokers: or demo:' });

@@ -24,79 +24,107 @@ export type BrokerHealth = {
   last?: { ok: boolean; reason?: string; detail?: string; ms: number; at: string };
 };
 
+/** One probed broker: replaced whole when its slot gets another broker (a result for the old one is dropped). */
+type Probed = { broker: BrokerConfig; state: RiseFall; health: BrokerHealth; timer: NodeJS.Timeout | undefined };
+
 export class HealthChecker {
-  readonly #brokers: BrokerConfig[];
   readonly #table: BrokerTable;
   readonly #cfg: MqttHealthConfig;
   readonly #password: Buffer | undefined;
   readonly #log: Logger;
   readonly #counters: CounterSink;
   readonly #probe: ProbeFn;
-  readonly #states: RiseFall[];
-  readonly #health: BrokerHealth[];
-  readonly #timers: (NodeJS.Timeout | undefined)[];
+  /** By broker-table slot; undefined: a free or removed slot, not probed. */
+  #probed: (Probed | undefined)[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
   /** Tells this process's probes from another Sluice's on the same brokers (a shared id would take over). */
   readonly #tag = randomBytes(4).toString('hex');
+  #started = false;
   #stopped = false;
 
   constructor(brokers: BrokerConfig[], table: BrokerTable, cfg: MqttHealthConfig, password: Buffer | undefined, log: Logger, counters: CounterSink, probe: ProbeFn = probeMqtt) {
-    this.#brokers = brokers;
     this.#table = table;
     this.#cfg = cfg;
     this.#password = password;
     this.#log = log;
     this.#counters = counters;
     this.#probe = probe;
-    const now = new Date().toISOString();
-    // Brokers start up: a fresh start serves at once, and a dead broker is found within fall probes.
-    this.#states = brokers.map(() => new RiseFall(cfg.rise, cfg.fall, 'up'));
-    this.#health = brokers.map(() => ({ state: 'up', since: now, streak: 0, checks: 0, failures: 0 }));
-    this.#timers = brokers.map(() => undefined);
+    this.setBrokers(brokers);
   }
 
   start(): void {
-    const n = this.#brokers.length;
-    this.#brokers.forEach((_, i) => this.#schedule(i, Math.floor((i * this.#cfg.intervalMs) / Math.max(1, n))));
+    this.#started = true;
+    const n = this.#probed.length;
+    // Staggered over the first interval, so a large set does not probe in one burst.
+    this.#probed.forEach((p, i) => { if (p) this.#schedule(i, p, Math.floor((i * this.#cfg.intervalMs) / Math.max(1, n))); });
   }
 
-  /** Broker i's health now (a copy). */
-  health(i: number): BrokerHealth {
-    const h = this.#health[i];
-    return { ...h, last: h.last && { ...h.last } };
+  /**
+   * The broker set changed (index = broker-table slot). A slot that keeps its broker (same name and
+   * address) keeps its state and schedule; a new broker starts up and is probed within an interval; a
+   * removed or free slot is no longer probed.
+   */
+  setBrokers(brokers: readonly BrokerConfig[]): void {
+    const next: (Probed | undefined)[] = [];
+    const fresh: number[] = [];
+    const now = new Date().toISOString();
+    brokers.forEach((b, i) => {
+      const old = this.#probed[i];
+      if (b.removed) return;
+      if (old && old.broker.name === b.name && old.broker.address === b.address) {
+        old.broker = b;
+        next[i] = old;
+        return;
+      }
+      // Brokers start up: a fresh start serves at once, and a dead broker is found within fall probes.
+      const p: Probed = { broker: b, state: new RiseFall(this.#cfg.rise, this.#cfg.fall, 'up'), health: { state: 'up', since: now, streak: 0, checks: 0, failures: 0 }, timer: undefined };
+      next[i] = p;
+      fresh.push(i);
+      this.#table.setHealthy(i, true);
+    });
+    this.#probed.forEach((old, i) => { if (old && next[i] !== old) clearTimeout(old.timer); });
+    this.#probed = next;
+    // New brokers are probed within an interval (spread, so a set that doubles does not probe at once).
+    if (this.#started) for (const i of fresh) this.#schedule(i, next[i]!, Math.floor(Math.random() * this.#cfg.intervalMs));
+  }
+
+  /** Broker i's health now (a copy), or undefined for a slot that is not probed (removed, free). */
+  health(i: number): BrokerHealth | undefined {
+    const h = this.#probed[i]?.health;
+    return h && { ...h, last: h.last && { ...h.last } };
   }
 
   /** Stops probing; resolves when the probes in flight are over (each ends within its timeout). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const t of this.#timers) clearTimeout(t);
+    for (const p of this.#probed) clearTimeout(p?.timer);
     await Promise.all(this.#inFlight);
   }
 
-  #schedule(i: number, delayMs: number): void {
-    if (this.#stopped) return;
-    const t = setTimeout(() => {
-      const p = this.#check(i).catch((err: unknown) => {
+  #schedule(i: number, p: Probed, delayMs: number): void {
+    if (this.#stopped || this.#probed[i] !== p) return;
+    p.timer = setTimeout(() => {
+      const run = this.#check(i, p).catch((err: unknown) => {
         // A bug here must not stop the checks (nor the primary): log it, and keep probing.
-        this.#log.error({ broker: this.#brokers[i].name, err: err instanceof Error ? err.message : String(err) }, 'health check failed internally');
+        this.#log.error({ broker: p.broker.name, err: err instanceof Error ? err.message : String(err) }, 'health check failed internally');
       }).finally(() => {
-        this.#inFlight.delete(p);
-        this.#schedule(i, this.#cfg.intervalMs);
+        this.#inFlight.delete(run);
+        this.#schedule(i, p, this.#cfg.intervalMs);
       });
-      this.#inFlight.add(p);
+      this.#inFlight.add(run);
     }, delayMs);
-    t.unref();
-    this.#timers[i] = t;
+    p.timer.unref();
   }
 
-  async #check(i: number): Promise<void> {
-    const b = this.#brokers[i];
-    const r = await this.#probe(b.host, b.port, {
+  async #check(i: number, p: Probed): Promise<void> {
+    const b = p.broker;
+    const r = await this.#probe(b.ip ?? b.host, b.port, {
       timeoutMs: this.#cfg.timeoutMs, clientId: `${this.#cfg.clientIdPrefix}${this.#tag}-${i}`,
       username: this.#cfg.username, password: this.#password, protocolVersion: this.#cfg.protocolVersion,
     });
-    if (this.#stopped) return;
-    const h = this.#health[i];
+    // Stopped, or the slot has another broker now: this result is about nobody we serve.
+    if (this.#stopped || this.#probed[i] !== p) return;
+    const h = p.health;
     const at = new Date().toISOString();
     h.checks++;
     this.#counters.add('health_checks');
@@ -108,8 +136,8 @@ export class HealthChecker {
       this.#counters.add('health_check_failures');
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ broker: b.name, address: b.address, reason: r.reason, detail: r.detail }, 'broker health check failed');
     }
-    const flipped = this.#states[i].record(r.ok);
-    h.streak = this.#states[i].streak;
+    const flipped = p.state.record(r.ok);
+    h.streak = p.state.streak;
     if (flipped === undefined) return;
     h.state = flipped;
     h.since = at;

@@ -56,6 +56,12 @@ export const counterNames = [
   'health_check_failures',
   'broker_marked_down',
   'broker_marked_up',
+  // SIGHUP config reloads (primary): applied, and refused whole (the running config stays).
+  'config_reloads',
+  'config_reload_failures',
+  // Discovery sources (primary): a source's set changed; a poll failed (its last good set stays).
+  'discovery_updates',
+  'discovery_failures',
   'sticky_hits',
   'sticky_misses',
   'sticky_stale',

@@ -16,7 +16,8 @@ import { startDemoCluster, type DemoCluster } from '../demo/cluster.ts';
 import { startAdmin } from '../admin/server.ts';
 import { Supervisor } from './supervisor.ts';
 import { claimListenAddresses } from './address-claim.ts';
-import { HealthChecker } from '../health/checker.ts';
+import { BrokerControl } from './broker-control.ts';
+import { ConfigReloader } from './config-reload.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -26,15 +27,20 @@ const shutdownGraceMs = 5000;
 
 export type Running = {
   stop(): Promise<void>;
-  /** SIGHUP: reads and checks the TLS files again; the old certificates stay on any problem. */
+  /** SIGHUP: reloads the config file (brokers, balance, health) and the TLS files; on any problem what
+   *  runs stays. */
   reload(trigger: string): Promise<void>;
 };
 
-/** Secrets the primary read before the start (never sent to the workers). */
-export type PrimarySecrets = { probePassword?: Buffer };
+/**
+ * source: how logs name the config; configPath: its file (undefined: the embedded default, nothing to
+ * reload); probePassword: read by the primary before the start, never sent to the workers.
+ */
+export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer };
 
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
-export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], source = 'config', secrets: PrimarySecrets = {}): Promise<Running> {
+export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], opts: RunOptions = {}): Promise<Running> {
+  const source = opts.source ?? 'config';
   // First: no other process may serve our addresses (SO_REUSEPORT would let it share them).
   const claim = await claimListenAddresses(config.listeners.map((l) => l.bind));
   const epochMs = Date.now();
@@ -53,16 +59,17 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const counters = new CounterTotals(shared.counters);
   const admission = new Admission(shared.admission, config.limits, epochMs);
   admission.init(Date.now());
-  // Brokers start healthy (health checks, if configured, flip that); drain: true ones take no new client.
-  config.brokers.forEach((b, i) => {
-    brokerTable.setHealthy(i, true);
-    brokerTable.setDraining(i, b.drain);
-  });
+  // The broker set: static and discovered brokers, names resolved here (workers dial IPs); they start
+  // healthy (health checks, if configured, flip that), drain: true ones take no new client.
+  const brokers = new BrokerControl(config, brokerTable, log, counters, opts.probePassword);
 
   let demo: DemoCluster | undefined;
   try {
     if (config.demo) demo = await startDemoCluster(config.demo, config.brokers, log);
+    await brokers.init();
   } catch (err) {
+    await brokers.stop();
+    await demo?.close();
     await claim.release();
     throw err;
   }
@@ -78,20 +85,28 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     if (dropped > 0) counters.add('connections_dropped_worker_exit', dropped);
     return dropped;
   };
-  const supervisor = new Supervisor(config, log, shared, epochMs, releaseWorker, tls);
+  // Workers get the broker set by slot, with the addresses resolved.
+  const supervisor = new Supervisor({ ...config, brokers: brokers.brokers }, log, shared, epochMs, releaseWorker, tls);
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
-  const health = config.health.mqtt ? new HealthChecker(config.brokers, brokerTable, config.health.mqtt, secrets.probePassword, log, counters) : undefined;
+  const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
+    path: opts.configPath, log, counters,
+    applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
+    applyHealth: (health, password) => brokers.applyHealth(health, password),
+  });
   const reloader = tls.some(Boolean) ? new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material)) : undefined;
   try {
     await supervisor.start();
-    health?.start();
+    brokers.start((set, balance) => supervisor.setBrokers(set, balance));
     reloader?.watchFiles();
-    if (config.admin) admin = await startAdmin({ config, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader, health });
+    if (config.admin) admin = await startAdmin({
+      config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
+      health: brokers, discovery: () => brokers.discoveryStatus(),
+    });
   } catch (err) {
     clearInterval(folder);
-    await health?.stop();
+    await brokers.stop();
     await reloader?.close();
     await supervisor.stop(0);
     await demo?.close();
@@ -109,17 +124,19 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
 
   log.info({
     listeners: config.listeners.map((l) => (l.protocol === 'mqtt' ? l.bind.address : `${l.protocol}://${l.bind.address}`)), workers: config.workers,
-    brokers: config.brokers.map((b) => `${b.name}=${b.address}${b.drain ? ' (draining)' : ''}`), strategy: config.balance.strategy,
+    brokers: brokers.brokers.filter((b) => b.name !== '').map((b) => `${b.name}=${b.address}${b.drain ? ' (draining)' : ''}`), strategy: config.balance.strategy,
+    discovery: config.discovery.map((d) => d.type),
     health: config.health.mqtt ? `mqtt every ${config.health.mqtt.intervalMs}ms` : 'off',
   }, 'sluice ready');
 
   return {
     async reload(trigger) {
+      if (configReloader) await configReloader.reload(trigger);
+      else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
       if (reloader) await reloader.reload(trigger);
-      else log.info({ trigger }, 'reload: no TLS listener, nothing to reload (config reload is not built yet)');
     },
     async stop() {
-      await health?.stop();
+      await brokers.stop();
       await reloader?.close();
       clearInterval(sweeper);
       clearInterval(rotator);

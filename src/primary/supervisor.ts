@@ -40,7 +40,7 @@ export type WorkerStatus = { id: number; state: Slot['state']; restarts: number;
 export type ReleaseWorker = (workerId: number) => number;
 
 export class Supervisor {
-  readonly #config: ResolvedConfig;
+  #config: ResolvedConfig;
   #tls: WorkerData['tls'];
   readonly #releaseWorker: ReleaseWorker;
   readonly #log: Logger;
@@ -107,8 +107,14 @@ export class Supervisor {
   }
 
   /** Tells every worker something that needs no answer. */
-  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' }>): void {
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' }>): void {
     for (const s of this.#slots) s.worker?.postMessage(m);
+  }
+
+  /** A new broker set and balance settings: workers started from now on get them; running ones are told. */
+  setBrokers(brokers: ResolvedConfig['brokers'], balance: ResolvedConfig['balance']): void {
+    this.#config = { ...this.#config, brokers, balance };
+    this.broadcast({ type: 'brokers', brokers, balance });
   }
 
   /** Reloaded certificates: workers started from now on get these; running ones are told (broadcast). */

@@ -58,7 +58,7 @@ test('bad target 400 (closes), unknown path 404 with the paths, wrong method 405
   assert.is(bad.close, true);
   const missing = await route('GET', '/nope');
   assert.is(missing.status, 404);
-  assert.equal((missing.body as { paths: string[] }).paths, ['/healthz', '/api/brokers', '/api/tls', '/api/clients?client_id=&limit=', '/api/stats']);
+  assert.equal((missing.body as { paths: string[] }).paths, ['/healthz', '/api/brokers', '/api/discovery', '/api/tls', '/api/clients?client_id=&limit=', '/api/stats']);
   for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', '']) {
     const r = await route(method, '/healthz');
     assert.is(r.status, 405, method);

@@ -47,7 +47,7 @@ test('a failing broker goes down after `fall` probes, comes back after `rise`; t
   h.checker.start();
   await until(() => !h.table.isHealthy(1), 'b marked down');
   assert.is(h.table.isHealthy(0), true);
-  const b = h.checker.health(1);
+  const b = h.checker.health(1)!;
   assert.is(b.state, 'down');
   assert.ok(b.failures >= cfg.fall, `${b.failures} failures before the flip`);
   assert.equal(b.last && { ok: b.last.ok, reason: b.last.reason }, { ok: false, reason: 'timeout' });
@@ -76,6 +76,22 @@ test('probes carry the configured credentials and a per-process client id; the p
   assert.is(h.calls[0].password, 'pw');
   assert.not.match(JSON.stringify(h.lines), /"pw"/);
   assert.ok((h.counts.health_check_failures ?? 0) >= 2 * cfg.fall);
+});
+
+test('a new broker set: a kept broker keeps its state, a removed one is no longer probed, a new one is probed and starts up', async () => {
+  const h = harness((port) => port !== 2001);
+  h.checker.start();
+  await until(() => !h.table.isHealthy(1), 'b marked down');
+  const c: BrokerConfig = { ...brokers[0], name: 'c', port: 2002, address: '127.0.0.1:2002' };
+  h.checker.setBrokers([brokers[0], { ...brokers[1], weight: 0, removed: true }, c]);
+  assert.is(h.checker.health(1), undefined, 'a removed slot has no health');
+  await until(() => h.calls.some((x) => x.port === 2002), 'c probed');
+  const probesOfB = h.calls.filter((x) => x.port === 2001).length;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(h.calls.filter((x) => x.port === 2001).length, probesOfB, 'b is no longer probed');
+  assert.ok(h.checker.health(0)!.checks > 1, 'a keeps its history');
+  assert.is(h.checker.health(2)!.state, 'up');
+  await h.checker.stop();
 });
 
 test.run();

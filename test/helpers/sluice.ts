@@ -16,6 +16,8 @@ export type SluiceProcess = {
   process: ChildProcess;
   output: () => string;
   admin<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+  /** Writes a new config file (the same listeners and admin; `config` as for startSluice), or raw text. */
+  rewrite(config: Record<string, unknown> | string): void;
   stop(): Promise<void>;
 };
 
@@ -28,7 +30,8 @@ export async function startSluice(config: Record<string, unknown>, opts: { timeo
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const file = join(dir, 'sluice.yaml');
-  writeFileSync(file, stringify({ listeners: [{ bind: `${opts.listenHost ?? '127.0.0.1'}:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...config }));
+  const write = (c: Record<string, unknown>) => writeFileSync(file, stringify({ listeners: [{ bind: `${opts.listenHost ?? '127.0.0.1'}:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...c }));
+  write(config);
   const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   proc.stdout!.on('data', (d) => { out += d; });
@@ -48,6 +51,7 @@ export async function startSluice(config: Record<string, unknown>, opts: { timeo
   }
   return {
     port, adminPort, process: proc, output: () => out, admin,
+    rewrite: (c) => (typeof c === 'string' ? writeFileSync(file, c) : write(c)),
     async stop() { await stopProcess(proc, 8000); rmSync(dir, { recursive: true, force: true }); },
   };
 }

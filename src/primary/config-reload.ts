@@ -1,0 +1,91 @@
+// SIGHUP reload of the config file in the primary. The new file is read and checked whole (YAML, schema,
+// listener addresses, the probe password file, the broker set fitting the table); anything wrong refuses
+// it whole, logs why, and the running config stays. What a reload changes while running: the broker set
+// (added, removed, re-weighted, drained: src/primary/broker-control.ts), the balance settings, and the
+// health checks. Live connections are untouched (their broker keeps its slot) and the sticky table stays. A change
+// to any other key is logged as needing a restart and is not applied.
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/resolved.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { resolveListenerAddresses } from '../config/listeners.ts';
+import { readProbePassword } from '../health/credentials.ts';
+import type { CounterSink } from '../metrics/counters.ts';
+
+/** Keys a reload applies while running. */
+const liveKeys = ['brokers', 'balance', 'health'] as const;
+
+/** Top-level keys whose value differs (compared as JSON); the resolved configs have no functions. */
+export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): (keyof ResolvedConfig)[] {
+  return (Object.keys(a) as (keyof ResolvedConfig)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+export type ReloadDeps = {
+  path: string;
+  /** New static brokers (undefined: unchanged) and balance settings, to the broker table and the workers;
+   *  throws (nothing changed) when the set does not fit the table. */
+  applyConfig(staticBrokers: ResolvedConfig['brokers'] | undefined, balance: ResolvedConfig['balance']): Promise<void>;
+  /** New health settings (the same ones: nothing happens). */
+  applyHealth(health: ResolvedConfig['health'], probePassword: Buffer | undefined): Promise<void>;
+  log: Logger;
+  counters: CounterSink;
+};
+
+export type ConfigReloadOutcome = { atMs: number; trigger: string; ok: boolean; error?: string; applied?: string[]; restartNeeded?: string[] };
+
+export class ConfigReloader {
+  #current: ResolvedConfig;
+  readonly #d: ReloadDeps;
+  #running: Promise<void> = Promise.resolve();
+  #last: ConfigReloadOutcome | undefined;
+
+  constructor(current: ResolvedConfig, deps: ReloadDeps) {
+    this.#current = current;
+    this.#d = deps;
+  }
+
+  get lastReload(): ConfigReloadOutcome | undefined {
+    return this.#last;
+  }
+
+  /** Reloads run one at a time, in order. */
+  reload(trigger: string): Promise<void> {
+    this.#running = this.#running.then(() => this.#reloadNow(trigger));
+    return this.#running;
+  }
+
+  async #reloadNow(trigger: string): Promise<void> {
+    const { path, log, counters } = this.#d;
+    const current = this.#current;
+    let next: ResolvedConfig;
+    let probePassword: Buffer | undefined;
+    let restartNeeded: string[];
+    let applied: string[];
+    try {
+      next = await resolveListenerAddresses(loadConfigFile(path), path);
+      probePassword = readProbePassword(next, path);
+      const changed = changedKeys(current, next);
+      // A demo cluster's brokers come with it: another demo: block is a restart, and its brokers wait too.
+      const demoChanged = changed.includes('demo');
+      applied = changed.filter((k) => (liveKeys as readonly string[]).includes(k) && !(demoChanged && k === 'brokers'));
+      restartNeeded = changed.filter((k) => !applied.includes(k));
+      if (applied.includes('brokers') || applied.includes('balance')) await this.#d.applyConfig(applied.includes('brokers') ? next.brokers : undefined, next.balance);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.#last = { atMs: Date.now(), trigger, ok: false, error };
+      counters.add('config_reload_failures');
+      log.error({ trigger, path, reason: error }, 'config reload refused; the running config stays');
+      return;
+    }
+    await this.#d.applyHealth(next.health, probePassword);
+    this.#current = {
+      ...current,
+      balance: next.balance,
+      health: next.health,
+      brokers: applied.includes('brokers') ? next.brokers : current.brokers,
+    };
+    this.#last = { atMs: Date.now(), trigger, ok: true, applied, restartNeeded };
+    counters.add('config_reloads');
+    log.info({ trigger, path, applied }, 'config reloaded');
+    if (restartNeeded.length > 0) log.warn({ trigger, keys: restartNeeded }, 'config reload: these keys changed but apply only at a restart; they keep their running values');
+  }
+}
