@@ -10,6 +10,7 @@
 //   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) / skipIn(slot, n) -> undefined | errno name
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
+//   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -266,6 +267,36 @@ static napi_value js_skip_in(napi_env env, napi_callback_info info) {
   if (c->in_skip != 0 || (uint32_t)n > c->in_len) return errno_value(env, EINVAL);
   c->in_skip = (uint16_t)n;
   return NULL;
+}
+
+/** setIdle(slot, ms): the pair ends (reason idle) once its client has sent nothing for ms (0: never);
+ *  counted from now. For a connection from its CONNECT phase on (the sweep looks at forwarding pairs). */
+static napi_value js_set_idle(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[2];
+  int64_t ms;
+  if (get_args(env, info, 2, argv)) return NULL;
+  conn_t *c = slot_arg(env, st, argv[0]);
+  if (int_arg(env, argv[1], 0, UINT32_MAX, "ms must be 0..2^32-1", &ms)) return NULL;
+  if (c == NULL || c->phase < kPhaseReading || c->phase > kPhasePumping) return errno_value(env, ENOTCONN);
+  c->idle_ms = (uint32_t)ms;
+  c->idle_moved = c->dir[kClient].moved;
+  c->idle_since = uv_now(st->loop);
+  return NULL;
+}
+
+/** sweepIdle() -> number of pairs ended as idle (their ended events follow on the next loop turn). */
+static napi_value js_sweep_idle(napi_env env, napi_callback_info info) {
+  (void)info;
+  state_t *st = get_state(env);
+  napi_value v;
+  uint32_t n = 0;
+  if (st != NULL && !st->in_js) {
+    n = engine_sweep_idle(st);
+    flush_soon(st);
+  }
+  NAPI_CHECK(napi_create_uint32(env, n, &v));
+  return v;
 }
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
@@ -557,6 +588,8 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "refuse", NULL, js_refuse, NULL, NULL, NULL, napi_enumerable, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },
     { "skipIn", NULL, js_skip_in, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "setIdle", NULL, js_set_idle, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sweepIdle", NULL, js_sweep_idle, NULL, NULL, NULL, napi_enumerable, NULL },
     { "evictOldest", NULL, js_evict_oldest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remoteAddress", NULL, js_remote_address, NULL, NULL, NULL, napi_enumerable, NULL },
     { "localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -621,6 +621,27 @@ int engine_init(state_t *st) {
 
 /** Ends every connection of the thread: forwarded pairs with reason shutdown (told to JS), the rest
  *  closed. Returns how many pairs ended. Not to be called from inside the events callback. */
+/** Ends every forwarding pair whose client has sent nothing for its idle limit; returns how many. */
+uint32_t engine_sweep_idle(state_t *st) {
+  uint64_t now = uv_now(st->loop);
+  uint32_t n = 0;
+  for (link_t *l = st->conns.next, *next; l != &st->conns; l = next) {
+    next = l->next;  // pair_end moves c to st->dead: its successor is taken first
+    conn_t *c = container_of(l, conn_t, link);
+    if (c->phase != kPhasePumping || c->idle_ms == 0) continue;
+    uint64_t moved = c->dir[kClient].moved;
+    if (moved != c->idle_moved) {
+      c->idle_moved = moved;
+      c->idle_since = now;
+    } else if (now - c->idle_since >= c->idle_ms) {
+      c->first = -1;  // idle is why, even after a FIN from the broker (a half-open client never answers it)
+      pair_end(c, kIdle, 0);
+      n++;
+    }
+  }
+  return n;
+}
+
 uint32_t engine_stop_all(state_t *st) {
   uint32_t n = 0;
   while (!list_empty(&st->conns)) {

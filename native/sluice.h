@@ -35,7 +35,8 @@ static inline void list_remove(link_t *n) { n->prev->next = n->next; n->next->pr
 enum { kClient = 0, kBroker = 1 };
 
 // How a forwarded pair ended (JS maps these by index: workers/splice-addon.ts spliceEndReasons).
-enum { kClientClosed = 0, kBrokerClosed = 1, kClientError = 2, kBrokerError = 3, kShutdown = 4 };
+enum { kClientClosed = 0, kBrokerClosed = 1, kClientError = 2, kBrokerError = 3, kShutdown = 4,
+       kIdle = 5 };  // kIdle: the client sent nothing for its idle limit (setIdle; keep-alive aware)
 
 // A connection's phase.
 enum {
@@ -100,6 +101,11 @@ typedef struct conn {
   uint8_t *in;          // CONNECT phase: the bytes read so far (malloc'd)
   uint32_t in_len, in_cap;
   dir_t dir[2];
+  // Idle limit (setIdle): ended when the client has sent nothing for idle_ms (0: never). The sweep
+  // (engine_sweep_idle) compares dir[kClient].moved with what it saw last: no clock read per read.
+  uint32_t idle_ms;
+  uint64_t idle_moved;  // dir[kClient].moved at the last sweep that saw it change
+  uint64_t idle_since;  // uv_now() of that sweep
   link_t hold_link;     // in st->held while a direction is held
   napi_ref legacy_cb;   // legacy only
   state_t *st;
@@ -191,6 +197,7 @@ void engine_broker_failed(conn_t *c, int err);
 void engine_refuse(conn_t *c, const uint8_t *connack, size_t len);
 int64_t engine_evict_oldest(state_t *st);
 uint32_t engine_stop_all(state_t *st);
+uint32_t engine_sweep_idle(state_t *st);
 void engine_teardown(state_t *st);
 
 // deadline.c

@@ -15,6 +15,7 @@ import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
 import { PlacementAttempt } from './placement.ts';
+import { idleLimitMs } from '../src/limits/idle.ts';
 import { connectBroker } from './broker-connect.ts';
 import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
 import type { Proxied } from './proxy-front.ts';
@@ -326,7 +327,7 @@ class ClientConnection implements DeadlineEntry {
       broker.write(proxyV2Header(source, destination, this.identity?.tls));
     }
     broker.write(bytes);
-    ctx.forward(socket, broker, ctx.bytes).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
+    ctx.forward(socket, broker, ctx.bytes, idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec)).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
   }
 }
 
@@ -357,6 +358,7 @@ class ForwardedPair {
   end(end: ForwardEnd): void {
     const ctx = this.#ctx;
     ctx.counters.add('connections_closed');
+    if (end.reason === 'idle') idleClosed(ctx, this.#record.clientId, this.#record.remote);
     this.#release();
     try {
       // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
@@ -378,6 +380,13 @@ class ForwardedPair {
     this.#ctx.brokerTable.connectionClosed(this.#broker);
     this.#ctx.clients.delete(this.#id);
   }
+}
+
+/** A forwarded client closed by its idle limit (either data path): counted and logged (rate-limited). */
+export function idleClosed(ctx: WorkerContext, clientId: string, remote: string): void {
+  ctx.counters.add('connections_idle_closed');
+  ctx.faultLog.warn('connections_idle_closed', { clientId, remote, idle: ctx.config.limits.idle },
+    ctx.config.limits.idle === 'keepalive' ? 'client sent nothing for 1.5x its keep-alive; connection closed' : 'client sent nothing for limits.idle; connection closed');
 }
 
 function errorText(err: unknown): string {

@@ -2,8 +2,9 @@
 // are corked for one turn of the event loop so that what one read delivered leaves in one writev.
 import type { Socket } from 'node:net';
 import type { ByteMeter, ForwardEnd, ForwardFn } from './forward.ts';
+import { unwatchIdle, watchIdle } from './idle-sweep.ts';
 
-export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter) =>
+export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter, idleMs = 0) =>
   new Promise<ForwardEnd>((resolve) => {
     // Bytes Node has read but not yet delivered are still to be forwarded: count them as after hand-over.
     const clientReadBefore = client.bytesRead - client.readableLength;
@@ -11,6 +12,10 @@ export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: Byte
     let reason: ForwardEnd['reason'] | undefined;
     let error: string | undefined;
     let closed = 0;
+    let idled = false;
+    // limits.idle: a client silent past its limit ends the pair, whatever the broker did (a half-open
+    // device never answers the broker's FIN).
+    const idle = idleMs > 0 ? watchIdle(idleMs, () => { idled = true; client.destroy(); broker.destroy(); }) : undefined;
     const settle = (r: ForwardEnd['reason'], err?: Error) => {
       if (reason) return;
       reason = r;
@@ -18,10 +23,11 @@ export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: Byte
     };
     const onClose = () => {
       if (++closed < 2) return;
+      if (idle) unwatchIdle(idle);
       resolve({
         bytesClientToBroker: client.bytesRead - clientReadBefore,
         bytesBrokerToClient: broker.bytesRead - brokerReadBefore,
-        reason: reason ?? 'client-closed',
+        reason: idled ? 'idle' : (reason ?? 'client-closed'),
         error,
       });
     };
@@ -34,7 +40,7 @@ export const forwardJs: ForwardFn = (client: Socket, broker: Socket, meter: Byte
     if (client.readableEnded) settle('client-closed');
     else client.once('end', () => settle('client-closed'));
     broker.once('end', () => settle('broker-closed'));
-    pump(client, broker, (n) => { meter.clientToBroker += n; });
+    pump(client, broker, idle ? (n) => { meter.clientToBroker += n; idle.heard += n; } : (n) => { meter.clientToBroker += n; });
     pump(broker, client, (n) => { meter.brokerToClient += n; });
     // Both were paused through the hand-over (the CONNECT reader, the broker connect).
     client.resume();

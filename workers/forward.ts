@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 export type ForwardEnd = {
   bytesClientToBroker: number; // bytes read from the client after hand-over
   bytesBrokerToClient: number;
-  reason: 'client-closed' | 'broker-closed' | 'client-error' | 'broker-error' | 'shutdown';
+  reason: 'client-closed' | 'broker-closed' | 'client-error' | 'broker-error' | 'shutdown' | 'idle';
   error?: string;
 };
 
@@ -14,6 +14,7 @@ export type ByteMeter = { clientToBroker: number; brokerToClient: number };
 
 /**
  * Forwards until both sides are closed; the CONNECT and what came with it have already been written
- * to the broker socket (and counted). Bytes moved afterwards are added to `meter` as they move.
+ * to the broker socket (and counted). Bytes moved afterwards are added to `meter` as they move. With
+ * `idleMs` > 0 the pair ends (reason idle) once the client has sent nothing for that long.
  */
-export type ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter) => Promise<ForwardEnd>;
+export type ForwardFn = (client: Socket, broker: Socket, meter: ByteMeter, idleMs?: number) => Promise<ForwardEnd>;

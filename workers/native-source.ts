@@ -15,8 +15,11 @@ import type { CounterName } from '../src/metrics/counters.ts';
 import { keyHashOf } from '../src/hash.ts';
 import type { ClientRecord } from '../src/worker-messages.ts';
 import type { BrokerConfig } from '../src/config/resolved.ts';
-import { EngineEvent, kEventFields, type SpliceBinding } from './splice-addon.ts';
+import { EngineEvent, kEventFields, spliceEndReasons, type SpliceBinding } from './splice-addon.ts';
 import { PlacementAttempt } from './placement.ts';
+import { idleLimitMs } from '../src/limits/idle.ts';
+import { idleClosed } from './client-connection.ts';
+import { kIdleSweepMs } from './idle-sweep.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { proxyV2Header, type Endpoint } from '../src/proxy/v2-header.ts';
 import { looksLikeProxyHeader, readProxyHeader } from '../src/proxy/header-reader.ts';
@@ -75,6 +78,8 @@ export class NativeSource {
     engine.init(this.#onEvents, this.#events, this.#data);
     engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes, ctx.config.coalesceUs);
     this.setBrokers(ctx.config.brokers);
+    // Idle limits: one sweep a second over the engine's pairs (it compares byte counts; no clock per read).
+    if (ctx.config.limits.idle !== 'off') setInterval(() => engine.sweepIdle(), kIdleSweepMs).unref();
   }
 
   /** The broker set by slot, with the addresses the primary resolved: connects from now on use it
@@ -280,6 +285,8 @@ export class NativeSource {
     this.#username[slot] = connect.username;
     this.#placingSlot = slot;
     this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, this.#remoteOfPlacing);
+    const idleMs = idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec);
+    if (idleMs > 0) this.#engine.setIdle(slot, idleMs);
     this.#tryNextBroker(slot);
   }
 
@@ -328,6 +335,10 @@ export class NativeSource {
     const ctx = this.#ctx;
     const broker = this.#broker[slot];
     ctx.counters.add('connections_closed');
+    if (spliceEndReasons[reason] === 'idle') {
+      const peer = this.#proxied[slot]?.source ?? this.#engine.remoteAddress(slot);
+      idleClosed(ctx, this.#clientId[slot] ?? '', Array.isArray(peer) ? `${peer[0]}:${peer[1]}` : peer ? `${peer.ip}:${peer.port}` : '');
+    }
     this.#forwarding--;
     ctx.admission.release();
     ctx.brokerTable.connectionClosed(broker);

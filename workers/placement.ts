@@ -67,12 +67,14 @@ export class PlacementAttempt {
   failed(why: string): void {
     const b = this.#ctx.config.brokers[this.broker];
     this.#ctx.counters.add('broker_connect_failures');
+    this.#ctx.brokerTable.connectFailed(this.broker);
     this.#ctx.faultLog.warn('broker_connect_failed', { broker: b.name, address: b.address, why }, 'broker connect failed; trying the next candidate');
   }
 
   /** this.broker answered: the client's pin follows it, and the walk is over. */
   placed(): void {
     this.#done();
+    this.#ctx.brokerTable.connectSucceeded(this.broker);
     if (this.pinned) this.#selector.placed?.(this.key, this.broker);
   }
 

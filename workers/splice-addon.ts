@@ -54,6 +54,10 @@ export type SpliceBinding = {
   /** Closes the client waiting longest in the CONNECT phase; its slot, or -1. */
   evictOldest(): number;
   remoteAddress(slot: number): [string, number] | undefined;
+  /** The pair ends (reason idle) once the client has sent nothing for ms (0: never), counted from now. */
+  setIdle(slot: number, ms: number): string | undefined;
+  /** Ends every pair whose client is idle past its limit; returns how many (their ended events follow). */
+  sweepIdle(): number;
   /** The first n bytes the client sent (a PROXY header) are not forwarded. */
   skipIn(slot: number, bytes: number): string | undefined;
   /** The address the client connected to (getsockname). */
@@ -74,7 +78,7 @@ export type SpliceBinding = {
 };
 
 /** Native reason codes, by index. */
-export const spliceEndReasons = ['client-closed', 'broker-closed', 'client-error', 'broker-error', 'shutdown'] as const;
+export const spliceEndReasons = ['client-closed', 'broker-closed', 'client-error', 'broker-error', 'shutdown', 'idle'] as const;
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 

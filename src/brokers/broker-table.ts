@@ -11,6 +11,8 @@ import {
   kFlagDraining,
   kFlagsField,
   kGenerationField,
+  kConnectFailStreakField,
+  kPassiveFailuresField,
   kHeaderWords,
   kLiveField,
   kMagic,
@@ -109,6 +111,45 @@ export class BrokerTable {
     // Atomics.and/or: as setHealthy.
     if (draining) Atomics.or(this.#words, this.#at(i, kFlagsField), kFlagDraining);
     else Atomics.and(this.#words, this.#at(i, kFlagsField), ~kFlagDraining);
+  }
+
+  /**
+   * A connect to broker i failed. Passive health (setPassiveFailures): the failure that makes the run
+   * reach the bound marks the broker down at once, so the very next placement skips it; the primary then
+   * logs it and decides when it comes back.
+   */
+  connectFailed(i: number): void {
+    // Atomics.add: several workers fail on the same broker at once; none is lost, and exactly one of
+    // them sees the run reach the bound.
+    const streak = Atomics.add(this.#words, this.#at(i, kConnectFailStreakField), 1) + 1;
+    // Atomics.load: the primary sets the bound at start and on reload.
+    const bound = Atomics.load(this.#words, kPassiveFailuresField);
+    if (bound > 0 && streak === bound) this.setHealthy(i, false);
+  }
+
+  /** Primary: failed connects in a row that mark a broker down (0: passive health off). */
+  setPassiveFailures(n: number): void {
+    // Atomics.store: read by every worker on its next failed connect.
+    Atomics.store(this.#words, kPassiveFailuresField, n);
+  }
+
+  /** A connect to broker i succeeded: the run of failures is over. */
+  connectSucceeded(i: number): void {
+    const at = this.#at(i, kConnectFailStreakField);
+    // Atomics.load first: the common case (no failures) writes nothing to the shared line.
+    if (Atomics.load(this.#words, at) !== 0) Atomics.store(this.#words, at, 0);
+  }
+
+  /** Primary: failed connects to broker i in a row (any worker). */
+  connectFailStreak(i: number): number {
+    // Atomics.load: workers add to it concurrently.
+    return Atomics.load(this.#words, this.#at(i, kConnectFailStreakField));
+  }
+
+  /** Primary: starts the count again (the broker was just marked down, or given to another broker). */
+  resetConnectFailStreak(i: number): void {
+    // Atomics.store: a failure a worker adds at the same moment may be lost, which only delays a mark.
+    Atomics.store(this.#words, this.#at(i, kConnectFailStreakField), 0);
   }
 
   /** Current generation of slot i (uint32). Sticky pins recorded under another generation are void. */

@@ -11,6 +11,8 @@ export const kRoundRobinField = 0;
 export const kMaxBrokersField = 1;
 /** Header: format tag, checked when a worker attaches to a buffer. */
 export const kMagicField = 2;
+/** Header: passive health's bound, failed connects in a row that mark a broker down (0: off). */
+export const kPassiveFailuresField = 3;
 export const kMagic = 0x534c4254; // 'SLBT'
 
 /**
@@ -24,6 +26,9 @@ export const kLiveField = 0;
 export const kFlagsField = 1;
 /** Broker slot: generation (uint32, wraps); bumped when the slot is given to a different broker. */
 export const kGenerationField = 2;
+/** Broker slot: broker connects that failed in a row, all workers together (passive health); a
+ *  successful connect sets it back to 0. */
+export const kConnectFailStreakField = 3;
 
 /** Flag bit: health checks say the broker is down. */
 export const kFlagDown = 1;

@@ -71,6 +71,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       maxPendingPerWorker: Math.ceil(maxPending / c.workers),
       connectRatePerSec: c.limits.connect_rate,
       connectBurst: c.limits.connect_burst ?? Math.max(1, Math.ceil(c.limits.connect_rate)),
+      idle: c.limits.idle,
     },
     health: {
       mqtt: h && {
@@ -78,6 +79,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
         username: h.username, passwordFile: h.password_file === undefined ? undefined : resolvePath(baseDir, h.password_file),
         protocolVersion: h.protocol_version,
       },
+      passive: c.health.passive && { failures: c.health.passive.failures, cooldownMs: c.health.passive.cooldown },
     },
     admin: c.admin ? { bind: c.admin.bind } : undefined,
     datapath: c.datapath,

@@ -74,11 +74,13 @@ export type ResolvedConfig = {
     maxPendingPerWorker: number; // each worker's part of maxPending (rounded up)
     connectRatePerSec: number; // 0 = unlimited
     connectBurst: number;
+    /** Idle limit of a forwarded client: 'keepalive' (1.5x its CONNECT keep-alive), 'off', or ms. */
+    idle: 'keepalive' | 'off' | number;
   };
   /** Sources whose broker sets join `brokers` (the static ones). */
   discovery: DiscoveryConfig[];
   /** Broker health checks: off (every broker up) unless health.mqtt is configured. */
-  health: { mqtt: MqttHealthConfig | undefined };
+  health: { mqtt: MqttHealthConfig | undefined; passive: { failures: number; cooldownMs: number } | undefined };
   admin: { bind: ListenEndpoint } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';

@@ -245,8 +245,19 @@ export const configSchema = z
       max_pending: z.number().int().min(1).optional(),
       connect_rate: z.number().min(0).default(0),
       connect_burst: z.number().int().min(1).optional(),
+      // A forwarded client that sends nothing this long is closed: keepalive = 1.5x its CONNECT keep-alive
+      // (none for keep-alive 0), a duration, or off.
+      idle: z.union([z.literal('keepalive'), z.literal('off'), timerDuration]).default('keepalive'),
     }).prefault({}),
-    health: z.strictObject({ mqtt: mqttHealth.optional() }).prefault({}),
+    health: z.strictObject({
+      mqtt: mqttHealth.optional(),
+      // Passive: `failures` broker connects in a row that fail (any worker) mark the broker down; with
+      // health.mqtt it comes back after `rise` passing probes, without it after `cooldown`.
+      passive: z.strictObject({
+        failures: z.number().int().min(1).max(1000).default(3),
+        cooldown: duration(100, maxTimerMs, 'use at most 24d').default(10_000),
+      }).optional(),
+    }).prefault({}),
     admin: z.strictObject({ bind: listenAddress('would make the admin endpoint listen on a random port') }).optional(),
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     // Native path: how long a source that streams small writes is held so they go on together (µs).

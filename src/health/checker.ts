@@ -88,6 +88,22 @@ export class HealthChecker {
     if (this.#started) for (const i of fresh) this.#schedule(i, next[i]!, Math.floor(Math.random() * this.#cfg.intervalMs));
   }
 
+  /**
+   * Passive health marked broker i down (its connects fail): the probes now need `rise` passes in a row
+   * to bring it back. False if slot i is not probed.
+   */
+  markDown(i: number, reason: string, detail: string): boolean {
+    const p = this.#probed[i];
+    if (!p) return false;
+    p.state = new RiseFall(this.#cfg.rise, this.#cfg.fall, 'down');
+    const at = new Date().toISOString();
+    p.health.state = 'down';
+    p.health.since = at;
+    p.health.streak = 0;
+    p.health.last = { ok: false, reason, detail, ms: 0, at };
+    return true;
+  }
+
   /** Broker i's health now (a copy), or undefined for a slot that is not probed (removed, free). */
   health(i: number): BrokerHealth | undefined {
     const h = this.#probed[i]?.health;

@@ -33,6 +33,8 @@ export const counterNames = [
   'refused_internal_error',
   'connections_dropped_worker_exit',
   'broker_connect_failures',
+  // A forwarded client that sent nothing for its idle limit (limits.idle), closed by Sluice.
+  'connections_idle_closed',
   // TLS listeners: handshakes completed, failed (bad or no TLS), timed out, client certificate refused.
   'tls_handshakes',
   'tls_handshake_failed',

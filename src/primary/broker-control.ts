@@ -7,6 +7,7 @@ import type { BrokerConfig, ResolvedConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 import { HealthChecker, type BrokerHealth } from '../health/checker.ts';
+import { PassiveHealth } from '../health/passive.ts';
 import { combineBrokers, Discovery } from '../discovery/discovery.ts';
 import type { SourceStatus } from '../discovery/polling-source.ts';
 import { BrokerSet } from './broker-set.ts';
@@ -24,6 +25,7 @@ export class BrokerControl {
   #healthConfig: ResolvedConfig['health'];
   #password: Buffer | undefined;
   #health: HealthChecker | undefined;
+  #passive: PassiveHealth | undefined;
   #publish: Publish | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #lastSkipped = '';
@@ -56,8 +58,16 @@ export class BrokerControl {
     this.#publish = publish;
     // A discovery update between the workers' start and now reached nobody: publish what is current.
     publish(this.#set.brokers, this.#balance);
-    this.#health = this.#healthConfig.mqtt ? new HealthChecker(this.#set.brokers, this.#table, this.#healthConfig.mqtt, this.#password, this.#log, this.#counters) : undefined;
+    this.#startHealth();
+  }
+
+  /** Active and passive checks for the current settings and set. */
+  #startHealth(): void {
+    const { mqtt, passive } = this.#healthConfig;
+    this.#health = mqtt ? new HealthChecker(this.#set.brokers, this.#table, mqtt, this.#password, this.#log, this.#counters) : undefined;
     this.#health?.start();
+    this.#passive = passive ? new PassiveHealth(this.#table, passive, this.#log, this.#counters) : undefined;
+    this.#passive?.follow(this.#set.brokers, this.#health);
   }
 
   /** Reload: new static brokers (undefined: unchanged) and balance settings. Throws if the set does not fit. */
@@ -85,11 +95,12 @@ export class BrokerControl {
       const none = Buffer.alloc(0);
       if (JSON.stringify(next) === JSON.stringify(this.#healthConfig) && (password ?? none).equals(this.#password ?? none)) return;
       await this.#health?.stop();
+      this.#passive?.stop();
       this.#healthConfig = next;
       this.#password = password;
-      if (!next.mqtt) this.#set.brokers.forEach((_, i) => this.#table.setHealthy(i, true));
-      this.#health = next.mqtt ? new HealthChecker(this.#set.brokers, this.#table, next.mqtt, password, this.#log, this.#counters) : undefined;
-      this.#health?.start();
+      // Every broker starts up under the new settings (as at a start).
+      this.#set.brokers.forEach((_, i) => this.#table.setHealthy(i, true));
+      this.#startHealth();
     });
   }
 
@@ -103,6 +114,7 @@ export class BrokerControl {
 
   async stop(): Promise<void> {
     await this.#discovery?.stop();
+    this.#passive?.stop();
     await this.#health?.stop();
     await this.#queue;
   }
@@ -133,6 +145,7 @@ export class BrokerControl {
       this.#log.info({ added: changes.added, removed: changes.removed, changed: changes.changed }, 'broker set changed');
     }
     this.#health?.setBrokers(this.#set.brokers);
+    this.#passive?.follow(this.#set.brokers, this.#health);
     if (!quiet) this.#publish?.(this.#set.brokers, this.#balance);
   }
 }
