@@ -7,6 +7,8 @@ import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import type { RouteKey, Selector } from '../src/balance/strategy.ts';
 import { SelectionCursorPool, type SelectionCursor } from '../src/balance/cursor.ts';
 import { hashKey } from '../src/hash.ts';
+import { FastRandom, kRange30 } from '../src/balance/fast-random.ts';
+import { stickyNowSec } from '../src/sticky/clock.ts';
 import { routeKeyText } from './route-key.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -15,6 +17,8 @@ export const kThrowingClientId = 'sluice-test-hook-placement-throws';
 const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
 /** Cursors of this worker's placements in flight, reused (a throw just leaves one to the GC). */
 const cursors = new SelectionCursorPool();
+/** Draws for slow start (allocation-free; not for cryptography). */
+const rampRandom = new FastRandom();
 
 export class PlacementAttempt {
   readonly key: RouteKey;
@@ -28,6 +32,8 @@ export class PlacementAttempt {
   readonly #selector: Selector;
   #cursor: SelectionCursor | undefined;
   #started = false;
+  /** The first broker skipped for its slow start: the walk's last resort. */
+  #rampSkipped = -1;
 
   /** remoteAddress is asked only when the route key needs it (an empty client id and user name);
    *  certCn is the client certificate's CN on a TLS listener that asks for one. */
@@ -54,13 +60,31 @@ export class PlacementAttempt {
       this.#started = true;
       if (index < 0) {
         this.#done();
-        this.broker = -1;
-        return -1;
+        // Every other candidate was down, draining or tried: a ramping broker is better than none.
+        this.broker = this.#rampSkipped;
+        this.#rampSkipped = -1;
+        return this.broker;
       }
       if (!brokerTable.isHealthy(index) || brokerTable.isDraining(index)) continue;
+      // Slow start: a broker that just came up takes a growing share of new clients; a client pinned
+      // to it (its session is there) always goes. Skipped, it is still the last resort of this walk.
+      if (cursor.stickyPin !== index && this.#ramping(index)) {
+        if (this.#rampSkipped < 0) this.#rampSkipped = index;
+        continue;
+      }
       this.broker = index;
       return index;
     }
+  }
+
+  /** Broker `index` is in its slow start and this client is not its share of it (a random draw). */
+  #ramping(index: number): boolean {
+    const rampMs = this.#ctx.config.brokers[index].slowStartMs ?? 0;
+    if (rampMs === 0) return false;
+    const up = this.#ctx.brokerTable.upSince(index);
+    if (up === 0) return false;
+    const elapsedMs = (stickyNowSec() - up) * 1000;
+    return elapsedMs < rampMs && (rampRandom.next30() / kRange30) * rampMs >= elapsedMs;
   }
 
   /** The connect to this.broker failed (`why`: an errno name): counted and logged; try next(). */

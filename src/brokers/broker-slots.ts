@@ -11,7 +11,7 @@ export type SlotChanges = {
   brokers: BrokerConfig[];
   added: string[];
   removed: string[];
-  /** Same name, new weight, drain or PROXY setting. */
+  /** Same name, new weight, drain, PROXY or slow-start setting. */
   changed: string[];
   /** Slots whose generation must be bumped before the workers see the new set: given to another broker
    *  than the one pins there were made for (a free slot reused, or a name now at another address). */
@@ -63,7 +63,7 @@ export class BrokerSlots {
         // Back after a removal, or at another address: another machine's sessions, so its old pins are void.
         changes.bumpGeneration.push(i);
         changes.added.push(b.name);
-      } else if (b.weight !== s.broker.weight || b.drain !== s.broker.drain || b.proxyProtocol !== s.broker.proxyProtocol) {
+      } else if (b.weight !== s.broker.weight || b.drain !== s.broker.drain || b.proxyProtocol !== s.broker.proxyProtocol || b.slowStartMs !== s.broker.slowStartMs) {
         changes.changed.push(b.name);
       }
       slots[i] = { broker: b, removed: false };

@@ -13,6 +13,7 @@ import {
   kGenerationField,
   kConnectFailStreakField,
   kPassiveFailuresField,
+  kUpSinceField,
   kHeaderWords,
   kLiveField,
   kMagic,
@@ -150,6 +151,20 @@ export class BrokerTable {
   resetConnectFailStreak(i: number): void {
     // Atomics.store: a failure a worker adds at the same moment may be lost, which only delays a mark.
     Atomics.store(this.#words, this.#at(i, kConnectFailStreakField), 0);
+  }
+
+  /** Primary: broker i came up (back from down, or added while running) at `nowSec`: healthy, and its
+   *  slow start (if it has one) counts from now. */
+  markUp(i: number, nowSec: number): void {
+    // Atomics.store before the flag: a worker that sees it healthy sees when it came up.
+    Atomics.store(this.#words, this.#at(i, kUpSinceField), nowSec);
+    this.setHealthy(i, true);
+  }
+
+  /** When broker i last came up (sticky-clock seconds), or 0: up since the start. */
+  upSince(i: number): number {
+    // Atomics.load: the primary writes it.
+    return Atomics.load(this.#words, this.#at(i, kUpSinceField));
   }
 
   /** Current generation of slot i (uint32). Sticky pins recorded under another generation are void. */

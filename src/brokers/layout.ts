@@ -29,6 +29,9 @@ export const kGenerationField = 2;
 /** Broker slot: broker connects that failed in a row, all workers together (passive health); a
  *  successful connect sets it back to 0. */
 export const kConnectFailStreakField = 3;
+/** Broker slot: when it last came up (sticky-clock seconds, src/sticky/clock.ts), for slow start; 0: at
+ *  the start (no ramp). */
+export const kUpSinceField = 4;
 
 /** Flag bit: health checks say the broker is down. */
 export const kFlagDown = 1;

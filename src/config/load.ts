@@ -10,7 +10,7 @@ import type { BrokerConfig, DiscoveryConfig, ResolvedConfig } from './resolved.t
 
 /** A broker as the schema parsed it (config brokers:, or a discovery source's list) -> BrokerConfig. */
 export function brokerConfigOf(b: z.output<typeof brokerSchema>): BrokerConfig {
-  return { name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, ...b.address };
+  return { name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, slowStartMs: b.slow_start, ...b.address };
 }
 
 /** Validates a parsed YAML/JSON value; throws SLUICE_ERR_CONFIG listing every bad key path and why. */
@@ -79,6 +79,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
         username: h.username, passwordFile: h.password_file === undefined ? undefined : resolvePath(baseDir, h.password_file),
         protocolVersion: h.protocol_version,
       },
+      http: c.health.http && { scheme: c.health.http.scheme, port: c.health.http.port, path: c.health.http.path },
       passive: c.health.passive && { failures: c.health.passive.failures, cooldownMs: c.health.passive.cooldown },
     },
     admin: c.admin ? { bind: c.admin.bind } : undefined,

@@ -9,7 +9,7 @@ export type Endpoint = { address: string; host: string; port: number };
  * the name did not resolve, never dialed); `removed`, gone from the set while its clients drain (or a free
  * slot, name ''), never chosen.
  */
-export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean; ip?: string; removed?: boolean };
+export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean; slowStartMs?: number; ip?: string; removed?: boolean };
 
 /** A discovery source (discovery:), paths resolved against the config file's directory. */
 export type DiscoveryConfig =
@@ -80,7 +80,12 @@ export type ResolvedConfig = {
   /** Sources whose broker sets join `brokers` (the static ones). */
   discovery: DiscoveryConfig[];
   /** Broker health checks: off (every broker up) unless health.mqtt is configured. */
-  health: { mqtt: MqttHealthConfig | undefined; passive: { failures: number; cooldownMs: number } | undefined };
+  health: {
+    mqtt: MqttHealthConfig | undefined;
+    /** HTTP readiness per broker, checked with each MQTT probe (both must pass). */
+    http: { scheme: 'http' | 'https'; port: number; path: string } | undefined;
+    passive: { failures: number; cooldownMs: number } | undefined;
+  };
   admin: { bind: ListenEndpoint } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';

@@ -156,6 +156,8 @@ export const brokerSchema = z.strictObject({
   proxy_protocol: z.enum(['none', 'v2']).default('none'),
   // Draining: no new clients are placed on it; its connected clients stay until they leave.
   drain: z.boolean().default(false),
+  // After it comes up (back from down, or added while running) it takes new clients on a ramp this long.
+  slow_start: duration(0, maxTimerMs, 'use at most 24d').default(0),
 });
 
 /** host:port of a DNS server (discovery type dns); the port defaults to 53. */
@@ -251,6 +253,12 @@ export const configSchema = z
     }).prefault({}),
     health: z.strictObject({
       mqtt: mqttHealth.optional(),
+      // HTTP readiness on each broker's host, checked with every MQTT probe (both must pass).
+      http: z.strictObject({
+        path: z.string().regex(/^\/[^\s#]*$/, 'an absolute path such as /health').default('/'),
+        port: z.number().int().min(1).max(65535),
+        scheme: z.enum(['http', 'https']).default('http'),
+      }).optional(),
       // Passive: `failures` broker connects in a row that fail (any worker) mark the broker down; with
       // health.mqtt it comes back after `rise` passing probes, without it after `cooldown`.
       passive: z.strictObject({
@@ -267,6 +275,9 @@ export const configSchema = z
     }).prefault({}),
   })
   .superRefine((c, ctx) => {
+    if (c.health.http && !c.health.mqtt) {
+      ctx.addIssue({ code: 'custom', path: ['health', 'http'], message: 'runs with the MQTT probe (its interval, timeout, rise and fall): set health.mqtt too' });
+    }
     if (c.brokers.length === 0 && !c.demo && c.discovery.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['brokers'], message: 'at least one broker is required (or a demo: block, or discovery:)' });
     }

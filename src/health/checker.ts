@@ -8,9 +8,14 @@ import type { BrokerConfig, MqttHealthConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 import { probeMqtt, type MqttProbeOptions, type ProbeResult } from './mqtt-probe.ts';
+import { probeHttp, type HttpProbeOptions } from './http-probe.ts';
 import { RiseFall, type HealthState } from './rise-fall.ts';
+import { stickyNowSec } from '../sticky/clock.ts';
 
 export type ProbeFn = (host: string, port: number, opts: MqttProbeOptions) => Promise<ProbeResult>;
+export type HttpProbeFn = (host: string, opts: HttpProbeOptions) => Promise<ProbeResult>;
+/** The HTTP readiness check (health.http) and how it is made (tests give their own). */
+export type HttpCheck = { scheme: 'http' | 'https'; port: number; path: string; probe?: HttpProbeFn };
 
 /** What the admin API shows of a broker's health. */
 export type BrokerHealth = {
@@ -34,6 +39,7 @@ export class HealthChecker {
   readonly #log: Logger;
   readonly #counters: CounterSink;
   readonly #probe: ProbeFn;
+  readonly #http: HttpCheck | undefined;
   /** By broker-table slot; undefined: a free or removed slot, not probed. */
   #probed: (Probed | undefined)[] = [];
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -42,13 +48,14 @@ export class HealthChecker {
   #started = false;
   #stopped = false;
 
-  constructor(brokers: BrokerConfig[], table: BrokerTable, cfg: MqttHealthConfig, password: Buffer | undefined, log: Logger, counters: CounterSink, probe: ProbeFn = probeMqtt) {
+  constructor(brokers: BrokerConfig[], table: BrokerTable, cfg: MqttHealthConfig, password: Buffer | undefined, log: Logger, counters: CounterSink, probe: ProbeFn = probeMqtt, http?: HttpCheck) {
     this.#table = table;
     this.#cfg = cfg;
     this.#password = password;
     this.#log = log;
     this.#counters = counters;
     this.#probe = probe;
+    this.#http = http;
     this.setBrokers(brokers);
   }
 
@@ -134,10 +141,17 @@ export class HealthChecker {
 
   async #check(i: number, p: Probed): Promise<void> {
     const b = p.broker;
-    const r = await this.#probe(b.ip ?? b.host, b.port, {
-      timeoutMs: this.#cfg.timeoutMs, clientId: `${this.#cfg.clientIdPrefix}${this.#tag}-${i}`,
-      username: this.#cfg.username, password: this.#password, protocolVersion: this.#cfg.protocolVersion,
-    });
+    const host = b.ip ?? b.host;
+    const http = this.#http;
+    // Both at once, both within the timeout; the MQTT verdict first when both fail.
+    const [mqtt, ready] = await Promise.all([
+      this.#probe(host, b.port, {
+        timeoutMs: this.#cfg.timeoutMs, clientId: `${this.#cfg.clientIdPrefix}${this.#tag}-${i}`,
+        username: this.#cfg.username, password: this.#password, protocolVersion: this.#cfg.protocolVersion,
+      }),
+      http ? (http.probe ?? probeHttp)(host, { scheme: http.scheme, port: http.port, path: http.path, timeoutMs: this.#cfg.timeoutMs }) : undefined,
+    ]);
+    const r = !mqtt.ok || ready === undefined || ready.ok ? mqtt : ready;
     // Stopped, or the slot has another broker now: this result is about nobody we serve.
     if (this.#stopped || this.#probed[i] !== p) return;
     const h = p.health;
@@ -157,7 +171,8 @@ export class HealthChecker {
     if (flipped === undefined) return;
     h.state = flipped;
     h.since = at;
-    this.#table.setHealthy(i, flipped === 'up');
+    if (flipped === 'up') this.#table.markUp(i, stickyNowSec());
+    else this.#table.setHealthy(i, false);
     if (flipped === 'down') {
       this.#counters.add('broker_marked_down');
       this.#log.warn({ broker: b.name, address: b.address, reason: h.last.reason, detail: h.last.detail, fall: this.#cfg.fall }, 'broker marked down: no new clients are placed on it');

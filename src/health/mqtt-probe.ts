@@ -17,9 +17,10 @@ export type MqttProbeOptions = {
 /**
  * connect-failed: no TCP connection (detail: the errno); timeout: no CONNACK within timeoutMs; refused: a
  * CONNACK with a non-zero code (detail: the code); not-mqtt: the first bytes back are not a CONNACK;
- * closed: the broker closed before answering.
+ * closed: the broker closed before answering. (http-status, http-failed: the HTTP readiness check,
+ * http-probe.ts.)
  */
-export type ProbeFailure = 'connect-failed' | 'timeout' | 'refused' | 'not-mqtt' | 'closed';
+export type ProbeFailure = 'connect-failed' | 'timeout' | 'refused' | 'not-mqtt' | 'closed' | 'http-status' | 'http-failed';
 export type ProbeResult = { ok: true; ms: number } | { ok: false; reason: ProbeFailure; detail: string; ms: number };
 
 /** Probes host:port once; never rejects, every outcome is a ProbeResult. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { CounterSink } from '../metrics/counters.ts';
+import { stickyNowSec } from '../sticky/clock.ts';
 
 /** How often the primary reads the failure counts: the bound on how late a mark can come. */
 const kScanMs = 200;
@@ -70,7 +71,7 @@ export class PassiveHealth {
       // Still the same broker in this slot: try it again.
       if (this.#brokers[i]?.address !== b.address || this.#table.isHealthy(i)) return;
       this.#table.resetConnectFailStreak(i);
-      this.#table.setHealthy(i, true);
+      this.#table.markUp(i, stickyNowSec());
       this.#counters.add('broker_marked_up');
       this.#log.info({ broker: b.name, address: b.address }, 'broker marked up after its cooldown: new clients are placed on it again');
     }, this.#cfg.cooldownMs);

@@ -64,7 +64,8 @@ export class BrokerControl {
   /** Active and passive checks for the current settings and set. */
   #startHealth(): void {
     const { mqtt, passive } = this.#healthConfig;
-    this.#health = mqtt ? new HealthChecker(this.#set.brokers, this.#table, mqtt, this.#password, this.#log, this.#counters) : undefined;
+    const { http } = this.#healthConfig;
+    this.#health = mqtt ? new HealthChecker(this.#set.brokers, this.#table, mqtt, this.#password, this.#log, this.#counters, undefined, http) : undefined;
     this.#health?.start();
     this.#passive = passive ? new PassiveHealth(this.#table, passive, this.#log, this.#counters) : undefined;
     this.#passive?.follow(this.#set.brokers, this.#health);

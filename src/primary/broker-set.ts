@@ -5,6 +5,7 @@ import type { BrokerConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import { BrokerSlots, type SlotChanges } from '../brokers/broker-slots.ts';
 import { resolveBrokerIps, type LookupFn } from '../brokers/resolve-ips.ts';
+import { stickyNowSec } from '../sticky/clock.ts';
 
 export class BrokerSet {
   readonly #table: BrokerTable;
@@ -12,6 +13,8 @@ export class BrokerSet {
   readonly #lookup: LookupFn | undefined;
   readonly #slots: BrokerSlots;
   #brokers: BrokerConfig[] = [];
+  /** The first set is the start: its brokers take no slow-start ramp. */
+  #started = false;
 
   constructor(table: BrokerTable, log: Logger, lookup?: LookupFn) {
     this.#table = table;
@@ -39,8 +42,12 @@ export class BrokerSet {
     const added = new Set(changes.added);
     changes.brokers.forEach((b, i) => {
       this.#table.setDraining(i, b.removed === true || b.drain);
-      if (added.has(b.name)) this.#table.setHealthy(i, true);
+      if (!added.has(b.name)) return;
+      // Added while running: up now, so a slow start ramps from here; at the start, no ramp.
+      if (this.#started) this.#table.markUp(i, stickyNowSec());
+      else this.#table.setHealthy(i, true);
     });
+    this.#started = true;
     // Slots past the new end (trimmed free ones): nobody may be placed there.
     for (let i = changes.brokers.length; i < this.#brokers.length; i++) this.#table.setDraining(i, true);
     this.#brokers = changes.brokers;

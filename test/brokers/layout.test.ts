@@ -7,7 +7,7 @@ test('header and broker fields are distinct and inside their blocks', () => {
   const header = [L.kRoundRobinField, L.kMaxBrokersField, L.kMagicField, L.kPassiveFailuresField];
   assert.is(new Set(header).size, header.length);
   for (const f of header) assert.ok(f >= 0 && f < L.kHeaderWords);
-  const broker = [L.kLiveField, L.kFlagsField, L.kGenerationField, L.kConnectFailStreakField];
+  const broker = [L.kLiveField, L.kFlagsField, L.kGenerationField, L.kConnectFailStreakField, L.kUpSinceField];
   assert.is(new Set(broker).size, broker.length);
   for (const f of broker) assert.ok(f >= 0 && f < L.kBrokerWords);
 });

@@ -38,6 +38,8 @@ test('mistakes: a password without a user name, a missing password file, timings
   assert.match(errorOf(() => parseConfigText(`${brokers}health: { mqtt: { password_file: x } }\n`, 't.yaml')).message, /health\.mqtt\.password_file: needs username/);
   assert.match(errorOf(() => parseConfigText(`${brokers}health: { mqtt: { interval: 10ms, rise: 0 } }\n`, 't.yaml')).message, /health\.mqtt\.interval: .*too short[\s\S]*health\.mqtt\.rise/);
   assert.match(errorOf(() => parseConfigText(`${brokers}health: { mqtt: { client_id_prefix: "a b" } }\n`, 't.yaml')).message, /client_id_prefix/);
+  assert.match(errorOf(() => parseConfigText(`${brokers}health: { http: { port: 18083 } }\n`, 't.yaml')).message, /health\.http: runs with the MQTT probe/);
+  assert.equal(parseConfigText(`${brokers}health: { mqtt: {}, http: { port: 18083, path: /health } }\n`, 't.yaml').health.http, { scheme: 'http', port: 18083, path: '/health' });
   const c = parseConfigText(`${brokers}health: { mqtt: { username: u, password_file: /nonexistent/pw } }\n`, 't.yaml');
   const err = errorOf(() => readProbePassword(c, 't.yaml'));
   assert.is(err.code, 'SLUICE_ERR_CONFIG');

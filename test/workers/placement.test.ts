@@ -8,6 +8,7 @@ import { BrokerTable } from '../../src/brokers/broker-table.ts';
 import type { RouteKey, Selector } from '../../src/balance/strategy.ts';
 import type { ConnectInfo } from '../../src/mqtt/connect.ts';
 import type { SelectionCursor } from '../../src/balance/cursor.ts';
+import { stickyNowSec } from '../../src/sticky/clock.ts';
 
 const connect = (clientId: string, username?: string): ConnectInfo => ({ protocolName: 'MQTT', protocolLevel: 4, clientId, username, hasPassword: false, cleanStart: true, keepaliveSec: 30 });
 
@@ -23,7 +24,7 @@ function fakeContext(order: number[]) {
   };
   const ctx = {
     workerId: 1,
-    config: { balance: { key: ['client-id', 'username', 'source-address'] }, brokers: Array.from({ length: 8 }, (_, i) => ({ name: `b${i}`, address: `127.0.0.1:${2000 + i}` })) },
+    config: { balance: { key: ['client-id', 'username', 'source-address'] }, brokers: Array.from({ length: 8 }, (_, i) => ({ name: `b${i}`, address: `127.0.0.1:${2000 + i}`, slowStartMs: i === 1 ? 60_000 : 0 })) },
     brokerTable,
     selector,
     counters: { add: (name: string) => seen.counted.push(name) },
@@ -74,6 +75,22 @@ test('no key at all: a one-off key, and nothing is pinned', () => {
   a.placed();
   assert.equal(seen.placed, []);
   assert.equal(seen.keys, ['conn:42']);
+});
+
+test('slow start: a broker that just came up is skipped for new clients, yet is the last resort; after its ramp it is offered again', () => {
+  const { ctx, brokerTable } = fakeContext([1, 0]);
+  brokerTable.markUp(1, stickyNowSec()); // b1: slow_start 60 s, up just now: its share is 0
+  const a = new PlacementAttempt(ctx, 1, connect('ramp-1'), () => undefined);
+  assert.is(a.next(), 0, 'b1 skipped');
+  a.failed('ECONNREFUSED');
+  assert.is(a.next(), 1, 'b0 failed: b1 is better than nothing');
+  assert.is(a.next(), -1);
+  brokerTable.markUp(1, stickyNowSec() - 120); // came up two minutes ago: ramp over
+  assert.is(new PlacementAttempt(ctx, 2, connect('ramp-2'), () => undefined).next(), 1);
+  brokerTable.markUp(1, stickyNowSec() - 30); // half way: about half the new clients
+  let onB1 = 0;
+  for (let i = 0; i < 400; i++) if (new PlacementAttempt(ctx, 10 + i, connect(`ramp-n${i}`), () => undefined).next() === 1) onB1++;
+  assert.ok(onB1 > 120 && onB1 < 280, `${onB1} of 400 on b1 half way through its ramp`);
 });
 
 test.run();
