@@ -10,7 +10,7 @@
 //   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) / skipIn(slot, n) -> undefined | errno name
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
-//   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number
+//   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number   endPair(slot) -> undefined | errno name
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -285,18 +285,38 @@ static napi_value js_set_idle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/** sweepIdle() -> number of pairs ended as idle (their ended events follow on the next loop turn). */
-static napi_value js_sweep_idle(napi_env env, napi_callback_info info) {
-  (void)info;
+/** endPair(slot) -> undefined | errno name: ends a forwarding pair now (reason drained); its ended event
+ *  follows on the next loop turn. */
+static napi_value js_end_pair(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  conn_t *c = slot_arg(env, st, argv[0]);
+  if (c == NULL || c->phase != kPhasePumping || st->in_js) return errno_value(env, ENOTCONN);
+  c->first = -1;  // drained is why, whoever sent a FIN before
+  pair_end(c, kDrained, 0);
+  flush_soon(st);
+  return NULL;
+}
+
+/** A thread-wide action that ends pairs (never while JS handles a batch): how many, as a JS number; their
+ *  ended events follow on the next loop turn. */
+static napi_value ended_count(napi_env env, uint32_t (*action)(state_t *)) {
   state_t *st = get_state(env);
   napi_value v;
   uint32_t n = 0;
   if (st != NULL && !st->in_js) {
-    n = engine_sweep_idle(st);
+    n = action(st);
     flush_soon(st);
   }
   NAPI_CHECK(napi_create_uint32(env, n, &v));
   return v;
+}
+
+/** sweepIdle() -> number of pairs ended as idle. */
+static napi_value js_sweep_idle(napi_env env, napi_callback_info info) {
+  (void)info;
+  return ended_count(env, engine_sweep_idle);
 }
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
@@ -436,15 +456,7 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
 
 static napi_value js_stop_all(napi_env env, napi_callback_info info) {
   (void)info;
-  state_t *st = get_state(env);
-  napi_value v;
-  uint32_t n = 0;
-  if (st != NULL && !st->in_js) {
-    n = engine_stop_all(st);
-    flush_soon(st);
-  }
-  NAPI_CHECK(napi_create_uint32(env, n, &v));
-  return v;
+  return ended_count(env, engine_stop_all);
 }
 
 static napi_value js_configure(napi_env env, napi_callback_info info) {
@@ -590,6 +602,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "skipIn", NULL, js_skip_in, NULL, NULL, NULL, napi_enumerable, NULL },
     { "setIdle", NULL, js_set_idle, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sweepIdle", NULL, js_sweep_idle, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "endPair", NULL, js_end_pair, NULL, NULL, NULL, napi_enumerable, NULL },
     { "evictOldest", NULL, js_evict_oldest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remoteAddress", NULL, js_remote_address, NULL, NULL, NULL, napi_enumerable, NULL },
     { "localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL },

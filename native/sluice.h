@@ -36,7 +36,8 @@ enum { kClient = 0, kBroker = 1 };
 
 // How a forwarded pair ended (JS maps these by index: workers/splice-addon.ts spliceEndReasons).
 enum { kClientClosed = 0, kBrokerClosed = 1, kClientError = 2, kBrokerError = 3, kShutdown = 4,
-       kIdle = 5 };  // kIdle: the client sent nothing for its idle limit (setIdle; keep-alive aware)
+       kIdle = 5,    // the client sent nothing for its idle limit (setIdle; keep-alive aware)
+       kDrained = 6 };  // closed by endPair: its broker is draining at a bounded close rate
 
 // A connection's phase.
 enum {

@@ -317,7 +317,7 @@ class ClientConnection implements DeadlineEntry {
     socket[kConnection] = undefined;
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
-    const pair = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record);
+    const pair = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record, () => { socket.destroy(); broker.destroy(); });
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
@@ -342,22 +342,37 @@ class ForwardedPair {
   readonly #key: RouteKey;
   readonly #pinned: boolean;
   readonly #record: ClientRecord;
+  readonly #close: () => void;
+  #drained = false;
 
-  constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord) {
+  constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord, close: () => void) {
     this.#ctx = ctx;
     this.#id = id;
     this.#broker = broker;
     this.#key = key;
     this.#pinned = pinned;
     this.#record = record;
+    this.#close = close;
+    ctx.jsPairs.add(this);
     ctx.brokerTable.connectionOpened(broker);
     ctx.counters.add('connections_forwarded');
     ctx.clients.set(id, record);
   }
 
+  get broker(): number {
+    return this.#broker;
+  }
+
+  /** Its broker drains at a bounded rate and this pair is one of this tick's: both sides close now. */
+  drain(): void {
+    this.#drained = true;
+    this.#close();
+  }
+
   end(end: ForwardEnd): void {
     const ctx = this.#ctx;
     ctx.counters.add('connections_closed');
+    if (this.#drained) ctx.counters.add('connections_drained');
     if (end.reason === 'idle') idleClosed(ctx, this.#record.clientId, this.#record.remote);
     this.#release();
     try {
@@ -376,6 +391,7 @@ class ForwardedPair {
   }
 
   #release(): void {
+    this.#ctx.jsPairs.delete(this);
     this.#ctx.admission.release();
     this.#ctx.brokerTable.connectionClosed(this.#broker);
     this.#ctx.clients.delete(this.#id);

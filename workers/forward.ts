@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 export type ForwardEnd = {
   bytesClientToBroker: number; // bytes read from the client after hand-over
   bytesBrokerToClient: number;
-  reason: 'client-closed' | 'broker-closed' | 'client-error' | 'broker-error' | 'shutdown' | 'idle';
+  reason: 'client-closed' | 'broker-closed' | 'client-error' | 'broker-error' | 'shutdown' | 'idle' | 'drained';
   error?: string;
 };
 

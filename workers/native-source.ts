@@ -100,6 +100,15 @@ export class NativeSource {
     this.#engine.closeListeners();
   }
 
+  /** Ends up to `count` forwarding pairs on broker slot `broker` (a drain at a bounded rate); how many. */
+  closeOnBroker(broker: number, count: number): number {
+    let n = 0;
+    for (let slot = 0; slot < this.#phase.length && n < count; slot++) {
+      if (this.#phase[slot] === kForwarding && this.#broker[slot] === broker && this.#engine.endPair(slot) === undefined) n++;
+    }
+    return n;
+  }
+
   /** Forwarded clients, for the admin view. */
   list(clientId: string | undefined, limit: number, out: ClientRecord[]): number {
     const brokers = this.#ctx.config.brokers;
@@ -335,9 +344,11 @@ export class NativeSource {
     const ctx = this.#ctx;
     const broker = this.#broker[slot];
     ctx.counters.add('connections_closed');
+    if (spliceEndReasons[reason] === 'drained') ctx.counters.add('connections_drained');
     if (spliceEndReasons[reason] === 'idle') {
-      const peer = this.#proxied[slot]?.source ?? this.#engine.remoteAddress(slot);
-      idleClosed(ctx, this.#clientId[slot] ?? '', Array.isArray(peer) ? `${peer[0]}:${peer[1]}` : peer ? `${peer.ip}:${peer.port}` : '');
+      // The engine has closed the sockets: the client id names it (and a front balancer's address, if any).
+      const front = this.#proxied[slot]?.source;
+      idleClosed(ctx, this.#clientId[slot] ?? '', front ? `${front.ip}:${front.port}` : '');
     }
     this.#forwarding--;
     ctx.admission.release();

@@ -58,6 +58,8 @@ export type SpliceBinding = {
   setIdle(slot: number, ms: number): string | undefined;
   /** Ends every pair whose client is idle past its limit; returns how many (their ended events follow). */
   sweepIdle(): number;
+  /** Ends a forwarding pair now (reason drained); its ended event follows. An errno name if it is not one. */
+  endPair(slot: number): string | undefined;
   /** The first n bytes the client sent (a PROXY header) are not forwarded. */
   skipIn(slot: number, bytes: number): string | undefined;
   /** The address the client connected to (getsockname). */
@@ -78,7 +80,7 @@ export type SpliceBinding = {
 };
 
 /** Native reason codes, by index. */
-export const spliceEndReasons = ['client-closed', 'broker-closed', 'client-error', 'broker-error', 'shutdown', 'idle'] as const;
+export const spliceEndReasons = ['client-closed', 'broker-closed', 'client-error', 'broker-error', 'shutdown', 'idle', 'drained'] as const;
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 

@@ -24,6 +24,8 @@ export type WorkerContext = {
   log: Logger;
   faultLog: RateLimitedLog;
   clients: Map<number, ClientRecord>;
+  /** Pairs forwarding on the JS path, for a drain at a bounded rate (closeOnBroker). */
+  jsPairs: Set<{ readonly broker: number; drain(): void }>;
   forward: ForwardFn;
   /** Bytes forwarded by this worker, flushed to the shared counters every second. */
   bytes: ByteMeter;

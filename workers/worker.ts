@@ -73,6 +73,7 @@ const ctx: WorkerContext = {
   log,
   faultLog: new RateLimitedLog(log),
   clients,
+  jsPairs: new Set(),
   forward: datapath.forward,
   bytes,
   pending: new DeadlineList<Expiring>(config.limits.connectTimeoutMs, expire),
@@ -158,6 +159,17 @@ async function listenAll(): Promise<void> {
 
 port.on('message', (m: ToWorker) => {
   switch (m.type) {
+    case 'close-on-broker': {
+      // The native engine's pairs first, then the JS path's (TLS, WebSocket), up to `count` in all.
+      let left = m.count - (native?.closeOnBroker(m.broker, m.count) ?? 0);
+      for (const pair of ctx.jsPairs) {
+        if (left <= 0) break;
+        if (pair.broker !== m.broker) continue;
+        pair.drain();
+        left--;
+      }
+      break;
+    }
     case 'brokers': {
       // Placements in flight finish on the selector they started with; new ones use the new set.
       ctx.config = { ...ctx.config, brokers: m.brokers, balance: m.balance };

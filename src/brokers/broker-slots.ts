@@ -63,7 +63,7 @@ export class BrokerSlots {
         // Back after a removal, or at another address: another machine's sessions, so its old pins are void.
         changes.bumpGeneration.push(i);
         changes.added.push(b.name);
-      } else if (b.weight !== s.broker.weight || b.drain !== s.broker.drain || b.proxyProtocol !== s.broker.proxyProtocol || b.slowStartMs !== s.broker.slowStartMs) {
+      } else if (b.weight !== s.broker.weight || b.drain !== s.broker.drain || b.proxyProtocol !== s.broker.proxyProtocol || b.slowStartMs !== s.broker.slowStartMs || b.drainCloseRate !== s.broker.drainCloseRate) {
         changes.changed.push(b.name);
       }
       slots[i] = { broker: b, removed: false };

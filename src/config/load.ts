@@ -10,7 +10,7 @@ import type { BrokerConfig, DiscoveryConfig, ResolvedConfig } from './resolved.t
 
 /** A broker as the schema parsed it (config brokers:, or a discovery source's list) -> BrokerConfig. */
 export function brokerConfigOf(b: z.output<typeof brokerSchema>): BrokerConfig {
-  return { name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, slowStartMs: b.slow_start, ...b.address };
+  return { name: b.name, weight: b.weight, proxyProtocol: b.proxy_protocol, drain: b.drain, slowStartMs: b.slow_start, drainCloseRate: b.drain_close_rate, ...b.address };
 }
 
 /** Validates a parsed YAML/JSON value; throws SLUICE_ERR_CONFIG listing every bad key path and why. */

@@ -9,7 +9,7 @@ export type Endpoint = { address: string; host: string; port: number };
  * the name did not resolve, never dialed); `removed`, gone from the set while its clients drain (or a free
  * slot, name ''), never chosen.
  */
-export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean; slowStartMs?: number; ip?: string; removed?: boolean };
+export type BrokerConfig = Endpoint & { name: string; weight: number; proxyProtocol: 'none' | 'v2'; drain: boolean; slowStartMs?: number; drainCloseRate?: number; ip?: string; removed?: boolean };
 
 /** A discovery source (discovery:), paths resolved against the config file's directory. */
 export type DiscoveryConfig =

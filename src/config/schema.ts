@@ -158,6 +158,9 @@ export const brokerSchema = z.strictObject({
   drain: z.boolean().default(false),
   // After it comes up (back from down, or added while running) it takes new clients on a ramp this long.
   slow_start: duration(0, maxTimerMs, 'use at most 24d').default(0),
+  // While it drains (drain: true, or removed from the set), its clients are closed at this many a second
+  // (all workers together) so their reconnects spread; 0: they stay until they leave.
+  drain_close_rate: z.number().min(0).max(100_000).default(0),
 });
 
 /** host:port of a DNS server (discovery type dns); the port defaults to 53. */

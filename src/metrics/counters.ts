@@ -35,6 +35,8 @@ export const counterNames = [
   'broker_connect_failures',
   // A forwarded client that sent nothing for its idle limit (limits.idle), closed by Sluice.
   'connections_idle_closed',
+  // A forwarded client closed because its broker drains at a bounded close rate (drain_close_rate).
+  'connections_drained',
   // TLS listeners: handshakes completed, failed (bad or no TLS), timed out, client certificate refused.
   'tls_handshakes',
   'tls_handshake_failed',

@@ -18,6 +18,7 @@ import { Supervisor } from './supervisor.ts';
 import { claimListenAddresses } from './address-claim.ts';
 import { BrokerControl } from './broker-control.ts';
 import { ConfigReloader } from './config-reload.ts';
+import { DrainCloser } from './drain-closer.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -90,6 +91,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
+  let drainCloser: DrainCloser | undefined;
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
     path: opts.configPath, log, counters,
     applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
@@ -99,6 +101,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   try {
     await supervisor.start();
     brokers.start((set, balance) => supervisor.setBrokers(set, balance));
+    drainCloser = new DrainCloser(brokerTable, () => brokers.brokers, config.workers, (broker, count) => supervisor.broadcast({ type: 'close-on-broker', broker, count }));
     reloader?.watchFiles();
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
@@ -106,6 +109,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     });
   } catch (err) {
     clearInterval(folder);
+    drainCloser?.stop();
     await brokers.stop();
     await reloader?.close();
     await supervisor.stop(0);
@@ -136,6 +140,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
       if (reloader) await reloader.reload(trigger);
     },
     async stop() {
+      drainCloser?.stop();
       await brokers.stop();
       await reloader?.close();
       clearInterval(sweeper);
