@@ -9,6 +9,7 @@ import type { Admission } from '../limits/admission.ts';
 import type { Supervisor } from '../primary/supervisor.ts';
 import { RateLimitedLog } from '../log.ts';
 import { parseTarget } from './target.ts';
+import { kStickyEpochMs, stickyNowSec } from '../sticky/clock.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { ReloadOutcome } from '../tls/reloader.ts';
 import type { BrokerHealth } from '../health/checker.ts';
@@ -45,6 +46,14 @@ const maxClientsListed = 10_000;
 
 const ok = (body: unknown): AdminReply => ({ status: 200, body });
 
+/** A broker's slow-start ramp while it runs: since when, and the share of new clients it takes now. */
+function slowStartOf(rampMs: number, upSinceSec: number): { since: string; share: number } | undefined {
+  if (rampMs === 0 || upSinceSec === 0) return undefined;
+  const elapsedMs = (stickyNowSec() - upSinceSec) * 1000;
+  if (elapsedMs >= rampMs) return undefined;
+  return { since: new Date(kStickyEpochMs + upSinceSec * 1000).toISOString(), share: Math.round((100 * Math.max(0, elapsedMs)) / rampMs) / 100 };
+}
+
 function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
   const routes = new Map<string, Route>([
     ['/healthz', { method: 'GET', handler: () => {
@@ -59,6 +68,7 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       removed: b.removed === true,
       liveConnections: d.brokerTable.liveConnections(i),
       health: d.health?.health(i),
+      slowStart: slowStartOf(b.slowStartMs ?? 0, d.brokerTable.upSince(i)),
     }]))) }],
     ['/api/discovery', { method: 'GET', handler: () => ok({ sources: d.discovery?.() ?? [] }) }],
     ['/api/tls', { method: 'GET', handler: () => ok({

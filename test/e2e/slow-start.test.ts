@@ -54,6 +54,8 @@ test('up since the start: no ramp; back after a failure: few new clients at firs
   await restartMosquitto(cluster.brokers[1]);
   await waitHealthy('m2', true);
   // Within the first seconds of a 20 s ramp its share is at most about 10%.
+  const ramp = (await sluice.admin<{ name: string; slowStart?: { share: number } }[]>('/api/brokers')).body.find((b) => b.name === 'm2')!.slowStart;
+  assert.ok(ramp !== undefined && ramp.share <= 0.15, `m2's ramp in /api/brokers: ${JSON.stringify(ramp)}`);
   const back = await placed('back', 10);
   assert.ok(back.filter((b) => b === 'm2').length <= 3, `m2 right after coming back: ${back}`);
 });
