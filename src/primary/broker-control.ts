@@ -63,8 +63,7 @@ export class BrokerControl {
 
   /** Active and passive checks for the current settings and set. */
   #startHealth(): void {
-    const { mqtt, passive } = this.#healthConfig;
-    const { http } = this.#healthConfig;
+    const { mqtt, http, passive } = this.#healthConfig;
     this.#health = mqtt ? new HealthChecker(this.#set.brokers, this.#table, mqtt, this.#password, this.#log, this.#counters, undefined, http) : undefined;
     this.#health?.start();
     this.#passive = passive ? new PassiveHealth(this.#table, passive, this.#log, this.#counters) : undefined;
