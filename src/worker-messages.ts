@@ -34,6 +34,8 @@ export type ToWorker =
   // A new broker set (index = broker-table slot, see src/brokers/broker-slots.ts) and balance settings:
   // new placements use them; connections already placed are untouched.
   | { type: 'brokers'; brokers: BrokerConfig[]; balance: ResolvedConfig['balance'] }
+  // A reload's log level and idle limit (for connections forwarded from now on).
+  | { type: 'runtime'; logLevel: ResolvedConfig['log']['level']; idle: ResolvedConfig['limits']['idle'] }
   // Close up to `count` of this worker's clients on broker slot `broker` (a drain at a bounded rate).
   | { type: 'close-on-broker'; broker: number; count: number }
   | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced

@@ -78,8 +78,9 @@ export class NativeSource {
     engine.init(this.#onEvents, this.#events, this.#data);
     engine.configureEngine(limits.connectTimeoutMs, limits.brokerConnectTimeoutMs, kRefusalLingerMs, limits.maxConnectBytes, ctx.config.coalesceUs);
     this.setBrokers(ctx.config.brokers);
-    // Idle limits: one sweep a second over the engine's pairs (it compares byte counts; no clock per read).
-    if (ctx.config.limits.idle !== 'off') setInterval(() => engine.sweepIdle(), kIdleSweepMs).unref();
+    // Idle limits: one sweep a second over the engine's pairs (it compares byte counts; no clock per read;
+    // pairs without a limit are skipped). Always on: a reload can turn limits.idle on.
+    setInterval(() => engine.sweepIdle(), kIdleSweepMs).unref();
   }
 
   /** The broker set by slot, with the addresses the primary resolved: connects from now on use it

@@ -170,6 +170,11 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     }
+    case 'runtime': {
+      log.level = m.logLevel;
+      ctx.config = { ...ctx.config, log: { level: m.logLevel }, limits: { ...ctx.config.limits, idle: m.idle } };
+      break;
+    }
     case 'brokers': {
       // Placements in flight finish on the selector they started with; new ones use the new set.
       ctx.config = { ...ctx.config, brokers: m.brokers, balance: m.balance };

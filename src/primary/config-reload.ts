@@ -11,12 +11,19 @@ import { resolveListenerAddresses } from '../config/listeners.ts';
 import { readProbePassword } from '../health/credentials.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 
-/** Keys a reload applies while running. */
-const liveKeys = ['brokers', 'balance', 'health'] as const;
+/** Keys a reload applies while running (of limits, idle only: see changedKeys). */
+const liveKeys = ['brokers', 'balance', 'health', 'log', 'limits.idle'] as const;
 
-/** Top-level keys whose value differs (compared as JSON); the resolved configs have no functions. */
-export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): (keyof ResolvedConfig)[] {
-  return (Object.keys(a) as (keyof ResolvedConfig)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+/**
+ * Keys whose value differs (compared as JSON; the resolved configs have no functions): top-level keys,
+ * except that limits.idle is told apart from the rest of limits (it applies live, the rest at a restart).
+ */
+export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): string[] {
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  const out: string[] = (Object.keys(a) as (keyof ResolvedConfig)[]).filter((k) => k !== 'limits' && !same(a[k], b[k]));
+  if (a.limits.idle !== b.limits.idle) out.push('limits.idle');
+  if (!same({ ...a.limits, idle: 0 }, { ...b.limits, idle: 0 })) out.push('limits');
+  return out;
 }
 
 export type ReloadDeps = {
@@ -26,6 +33,8 @@ export type ReloadDeps = {
   applyConfig(staticBrokers: ResolvedConfig['brokers'] | undefined, balance: ResolvedConfig['balance']): Promise<void>;
   /** New health settings (the same ones: nothing happens). */
   applyHealth(health: ResolvedConfig['health'], probePassword: Buffer | undefined): Promise<void>;
+  /** The log level and the idle limit, for the primary and every worker. */
+  applyRuntime(level: ResolvedConfig['log']['level'], idle: ResolvedConfig['limits']['idle']): void;
   log: Logger;
   counters: CounterSink;
 };
@@ -77,10 +86,13 @@ export class ConfigReloader {
       return;
     }
     await this.#d.applyHealth(next.health, probePassword);
+    if (applied.includes('log') || applied.includes('limits.idle')) this.#d.applyRuntime(next.log.level, next.limits.idle);
     this.#current = {
       ...current,
       balance: next.balance,
       health: next.health,
+      log: next.log,
+      limits: { ...current.limits, idle: next.limits.idle },
       brokers: applied.includes('brokers') ? next.brokers : current.brokers,
     };
     this.#last = { atMs: Date.now(), trigger, ok: true, applied, restartNeeded };

@@ -96,6 +96,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     path: opts.configPath, log, counters,
     applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
     applyHealth: (health, password) => brokers.applyHealth(health, password),
+    applyRuntime: (level, idle) => { log.level = level; supervisor.setRuntime(level, idle); },
   });
   const reloader = tls.some(Boolean) ? new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material)) : undefined;
   try {

@@ -107,8 +107,14 @@ export class Supervisor {
   }
 
   /** Tells every worker something that needs no answer. */
-  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' }>): void {
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' | 'runtime' }>): void {
     for (const s of this.#slots) s.worker?.postMessage(m);
+  }
+
+  /** A reload's log level and idle limit: workers started from now on get them; running ones are told. */
+  setRuntime(logLevel: ResolvedConfig['log']['level'], idle: ResolvedConfig['limits']['idle']): void {
+    this.#config = { ...this.#config, log: { level: logLevel }, limits: { ...this.#config.limits, idle } };
+    this.broadcast({ type: 'runtime', logLevel, idle });
   }
 
   /** A new broker set and balance settings: workers started from now on get them; running ones are told. */

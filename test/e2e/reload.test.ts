@@ -118,4 +118,17 @@ test('keys that apply only at a restart are named in the log and keep their runn
   assert.match(sluice.output().slice(from), /"keys":\["limits"\]/);
 });
 
+test('log level and limits.idle apply live: debug lines appear, and a fixed idle limit closes a silent keep-alive-0 client', async () => {
+  sluice.rewrite({ ...base, brokers: set('m2', 'm3'), log: { level: 'debug' }, limits: { idle: '1s' } });
+  const from = sluice.output().length;
+  await reloaded(from, /config reloaded/);
+  assert.match(sluice.output().slice(from), /"applied":\["log","limits\.idle"\]/);
+  const silent = await connectClient(sluice.port, { clientId: 'silent-after-reload', keepalive: 0 });
+  let closed = false;
+  silent.on('close', () => { closed = true; });
+  for (let i = 0; i < 80 && !closed; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(closed, 'closed by the 1 s idle limit set by the reload');
+  assert.match(sluice.output().slice(from), /"msg":"client placed"/, 'debug lines after the reload');
+});
+
 test.run();
