@@ -11,6 +11,7 @@
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number   endPair(slot) -> undefined | errno name
+//   tapBroker(slot) -> undefined | errno name
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -313,6 +314,17 @@ static napi_value ended_count(napi_env env, uint32_t (*action)(state_t *)) {
   return v;
 }
 
+/** tapBroker(slot): a copy of the broker's first read (its CONNACK) comes as a kEvBrokerFirst event. */
+static napi_value js_tap_broker(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  conn_t *c = slot_arg(env, st, argv[0]);
+  if (c == NULL || c->phase < kPhaseReading || c->phase > kPhaseConnecting) return errno_value(env, ENOTCONN);
+  c->tap = 1;
+  return NULL;
+}
+
 /** sweepIdle() -> number of pairs ended as idle. */
 static napi_value js_sweep_idle(napi_env env, napi_callback_info info) {
   (void)info;
@@ -603,6 +615,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "setIdle", NULL, js_set_idle, NULL, NULL, NULL, napi_enumerable, NULL },
     { "sweepIdle", NULL, js_sweep_idle, NULL, NULL, NULL, napi_enumerable, NULL },
     { "endPair", NULL, js_end_pair, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tapBroker", NULL, js_tap_broker, NULL, NULL, NULL, napi_enumerable, NULL },
     { "evictOldest", NULL, js_evict_oldest, NULL, NULL, NULL, napi_enumerable, NULL },
     { "remoteAddress", NULL, js_remote_address, NULL, NULL, NULL, napi_enumerable, NULL },
     { "localAddress", NULL, js_local_address, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -162,6 +162,11 @@ void conn_free(conn_t *c) {
   list_push(&st->dead, &c->link);
 }
 
+/** A tapped connection's first broker bytes (pump.c): to JS, which reads its CONNACK. */
+void conn_broker_first(conn_t *c, const uint8_t *bytes, uint32_t len) {
+  engine_emit(c->st, kEvBrokerFirst, c->slot, len, 0, 0, 0, bytes, len);
+}
+
 /** The pump's pair ended (pump.c calls this last): JS is told (batched, or the legacy callback), then the
  *  connection is freed. */
 void conn_pair_ended(conn_t *c, int reason, int err) {

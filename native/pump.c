@@ -178,6 +178,9 @@ static void note_eof(conn_t *c, int d) {
  *  said the source's FIN has arrived (EPOLLRDHUP), so a short read took everything before it and the
  *  read that would return 0 is not made (HAProxy does the same). Returns 0, or an errno with *side set to
  *  the side whose socket failed. */
+/** The most of the broker's first read a tap copies: a CONNACK with its properties fits. */
+#define kTapBytes 1024
+
 static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
   state_t *st = c->st;
   dir_t *x = &c->dir[d];
@@ -214,6 +217,11 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
     if (!splicing) {
       ssize_t n = recv(src, st->scratch, kCopyBytes, MSG_DONTWAIT);
       if (n > 0) {
+        if (d == kBroker && c->tap) {
+          // The broker's first bytes (its CONNACK) for JS to read too; they are forwarded as ever.
+          c->tap = 0;
+          conn_broker_first(c, st->scratch, (uint32_t)(n < kTapBytes ? n : kTapBytes));
+        }
         x->moved += (uint64_t)n;
         st->moved[d] += (uint64_t)n;
         ssize_t w = send(dst, st->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);

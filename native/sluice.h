@@ -63,6 +63,8 @@ enum {
   kEvEnded = 8,         // slot, a = bytes client->broker, b = bytes broker->client, c = reason, d = errno
   kEvClientGone = 9,    // slot, a = errno: the client reset while its broker was being connected
   kEvAcceptFailed = 10, // a = errno: accept(2) failed (EMFILE...): the listener pauses 100 ms
+  kEvBrokerFirst = 11,  // slot, a = bytes, b = their offset in the data array: the broker's first read
+                        // (tapBroker: its CONNACK, read for an MQTT 5 Assigned Client Identifier)
 };
 
 typedef struct { int rd, wr; size_t cap; uint32_t gen; } pipe_t;
@@ -96,6 +98,7 @@ typedef struct conn {
   uint32_t events[2];   // epoll interest registered for each fd
   uint8_t registered[2];
   uint8_t unread;       // CONNECT phase: a full read was the last one, so the socket may hold more (engine.c)
+  uint8_t tap;          // tapBroker: a copy of the broker's first read goes to JS (kEvBrokerFirst)
   uint16_t in_skip;     // the first in_skip bytes of `in` are not the client's: a PROXY header for the broker
   uint16_t broker;      // broker index being connected / connected to
   uint32_t want;        // CONNECT phase: tell JS again once this many bytes are in
@@ -207,10 +210,12 @@ void deadline_remove(conn_t *c);
 void deadline_arm(state_t *st);
 void deadline_fire(state_t *st);
 
-// pump.c. It calls two functions of its host, so the bench's C proxy (bench/native/splice-proxy.c)
-// runs the same pump: conn_interest and conn_pair_ended (which frees the connection). The host puts
+// pump.c. It calls three functions of its host, so the bench's C proxy (bench/native/splice-proxy.c)
+// runs the same pump: conn_interest, conn_pair_ended (which frees the connection) and conn_broker_first
+// (a tapped connection's first broker bytes). The host puts
 // st->hold_fd (made by pump_init) in its epoll set and calls pump_hold_tick when it is readable.
 void conn_pair_ended(conn_t *c, int reason, int err);
+void conn_broker_first(conn_t *c, const uint8_t *bytes, uint32_t len);
 int pump_init(state_t *st);
 void pump_hold_tick(state_t *st);
 int pipe_take(state_t *st, pipe_t *out);

@@ -14,7 +14,8 @@ import type { CounterName } from '../src/metrics/counters.ts';
 import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
-import { PlacementAttempt } from './placement.ts';
+import { PlacementAttempt, pinAssignedId, wantsAssignedId } from './placement.ts';
+import { readFixedHeader } from '../src/mqtt/frame.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { connectBroker } from './broker-connect.ts';
 import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
@@ -328,6 +329,8 @@ class ClientConnection implements DeadlineEntry {
     }
     broker.write(bytes);
     ctx.forward(socket, broker, ctx.bytes, idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec)).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
+    // After forward() took the socket (its listeners are first): this one only reads the CONNACK.
+    if (wantsAssignedId(ctx, connect, this.identity?.certCn)) tapFirstPacket(broker, (bytes) => pinAssignedId(ctx, p.broker, bytes));
   }
 }
 
@@ -396,6 +399,21 @@ class ForwardedPair {
     this.#ctx.brokerTable.connectionClosed(this.#broker);
     this.#ctx.clients.delete(this.#id);
   }
+}
+
+/** Collects `socket`'s first MQTT packet (at most 64 KiB) as it is forwarded and hands it to `done`. */
+function tapFirstPacket(socket: Socket, done: (bytes: Buffer) => void): void {
+  let got: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+    const h = readFixedHeader(got);
+    if (h.kind === 'need-more' || (h.kind === 'header' && got.length < h.header.packetBytes && got.length < 65_536)) return;
+    socket.off('data', onData);
+    try {
+      done(got);
+    } catch { /* a pin that could not be made: the client is placed anyway */ }
+  };
+  socket.on('data', onData);
 }
 
 /** A forwarded client closed by its idle limit (either data path): counted and logged (rate-limited). */

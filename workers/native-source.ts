@@ -16,7 +16,7 @@ import { keyHashOf } from '../src/hash.ts';
 import type { ClientRecord } from '../src/worker-messages.ts';
 import type { BrokerConfig } from '../src/config/resolved.ts';
 import { EngineEvent, kEventFields, spliceEndReasons, type SpliceBinding } from './splice-addon.ts';
-import { PlacementAttempt } from './placement.ts';
+import { PlacementAttempt, pinAssignedId, wantsAssignedId } from './placement.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { idleClosed } from './client-connection.ts';
 import { kIdleSweepMs } from './idle-sweep.ts';
@@ -177,6 +177,9 @@ export class NativeSource {
           ctx.admission.release();
         }
         return;
+      case EngineEvent.brokerFirst:
+        if (this.#phase[slot] === kForwarding) pinAssignedId(ctx, this.#broker[slot], b >= 0 ? this.#data.subarray(b, b + a) : new Uint8Array(0));
+        return;
       case EngineEvent.ended:
         if (this.#phase[slot] === kForwarding) this.#ended(slot, a, b, c, d);
         return;
@@ -295,6 +298,7 @@ export class NativeSource {
     this.#username[slot] = connect.username;
     this.#placingSlot = slot;
     this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, this.#remoteOfPlacing);
+    if (wantsAssignedId(ctx, connect)) this.#engine.tapBroker(slot);
     const idleMs = idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec);
     if (idleMs > 0) this.#engine.setIdle(slot, idleMs);
     this.#tryNextBroker(slot);

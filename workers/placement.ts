@@ -7,10 +7,37 @@ import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import type { RouteKey, Selector } from '../src/balance/strategy.ts';
 import { SelectionCursorPool, type SelectionCursor } from '../src/balance/cursor.ts';
 import { hashKey } from '../src/hash.ts';
+import { readAssignedClientId } from '../src/mqtt/connack-reader.ts';
 import { FastRandom, kRange30 } from '../src/balance/fast-random.ts';
 import { stickyNowSec } from '../src/sticky/clock.ts';
 import { routeKeyText } from './route-key.ts';
 import type { WorkerContext } from './worker-context.ts';
+
+/**
+ * Whether to read this client's CONNACK: an MQTT 5 client with an empty client id gets its id there, and
+ * the id will be its route key when it reconnects with it (no cert-cn or user name before it in balance.key).
+ */
+export function wantsAssignedId(ctx: WorkerContext, connect: ConnectInfo, certCn?: string): boolean {
+  return connect.protocolLevel === 5 && connect.clientId === '' && routeKeyText(ctx.config.balance.key, { ...connect, clientId: '-' }, undefined, certCn)?.source === 'client-id';
+}
+
+/**
+ * The broker's first bytes for a client that connected with an empty client id: the Assigned Client
+ * Identifier in its CONNACK is pinned to `broker`, so the client's reconnect with that id finds its
+ * session there. Counted and logged at debug.
+ */
+export function pinAssignedId(ctx: WorkerContext, broker: number, firstBytes: Uint8Array): void {
+  const r = readAssignedClientId(firstBytes);
+  if (r.kind !== 'assigned') {
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ broker: ctx.config.brokers[broker]?.name, connack: r.kind, why: r.kind === 'invalid' ? r.reason : undefined }, 'no assigned client id to pin');
+    return;
+  }
+  // The key the reconnect will have (route-key.ts: a client id is keyed `c:<id>`).
+  const text = `c:${r.clientId}`;
+  ctx.selector.placed?.({ text, hash: hashKey(text) }, broker);
+  ctx.counters.add('assigned_ids_pinned');
+  if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ clientId: r.clientId, broker: ctx.config.brokers[broker]?.name }, 'assigned client id pinned to its broker');
+}
 
 /** SLUICE_TEST_HOOKS=1 only: a client with this id makes placement throw (proves a throw costs one client). */
 export const kThrowingClientId = 'sluice-test-hook-placement-throws';

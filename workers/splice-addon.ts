@@ -32,6 +32,7 @@ export const EngineEvent = {
   ended: 8, // slot, a = bytes client->broker, b = bytes broker->client, c = reason (spliceEndReasons), d = errno
   clientGone: 9, // slot, a = errno: the client reset while its broker was being connected
   acceptFailed: 10, // a = errno: the listener pauses 100 ms
+  brokerFirst: 11, // slot, a = bytes, b = their offset in the data array: a tapped broker's first read
 } as const;
 export const kEventFields = 6;
 
@@ -58,6 +59,8 @@ export type SpliceBinding = {
   setIdle(slot: number, ms: number): string | undefined;
   /** Ends every pair whose client is idle past its limit; returns how many (their ended events follow). */
   sweepIdle(): number;
+  /** A copy of the broker's first read (its CONNACK) comes as a brokerFirst event; forwarding is unchanged. */
+  tapBroker(slot: number): string | undefined;
   /** Ends a forwarding pair now (reason drained); its ended event follows. An errno name if it is not one. */
   endPair(slot: number): string | undefined;
   /** The first n bytes the client sent (a PROXY header) are not forwarded. */

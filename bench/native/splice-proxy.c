@@ -86,6 +86,13 @@ static void conn_close(conn_t *c) {
   list_push(&g_st.dead, &c->link);
 }
 
+/** The pump's tap: this proxy never sets one. */
+void conn_broker_first(conn_t *c, const uint8_t *bytes, uint32_t len) {
+  (void)c;
+  (void)bytes;
+  (void)len;
+}
+
 void conn_pair_ended(conn_t *c, int reason, int err) {
   (void)reason;
   (void)err;

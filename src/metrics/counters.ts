@@ -37,6 +37,8 @@ export const counterNames = [
   'connections_idle_closed',
   // A forwarded client closed because its broker drains at a bounded close rate (drain_close_rate).
   'connections_drained',
+  // An MQTT 5 client with an empty client id: the id its broker assigned (CONNACK) was pinned to it.
+  'assigned_ids_pinned',
   // TLS listeners: handshakes completed, failed (bad or no TLS), timed out, client certificate refused.
   'tls_handshakes',
   'tls_handshake_failed',
