@@ -41,11 +41,12 @@ test('silent past 1.5x keep-alive: closed by Sluice; pinging, or keep-alive 0: k
   const silent = client('silent', 1);
   const pinging = client('pinging', 1, 400);
   const noKeepalive = client('no-keepalive', 0);
-  await new Promise((r) => setTimeout(r, 4000));
+  await new Promise((r) => setTimeout(r, 4500));
   const closedAfter = silent.closedAtMs() === undefined ? undefined : silent.closedAtMs()! - silent.startMs;
   assert.ok(closedAfter !== undefined, 'the silent client was closed');
-  // 1.5 s limit, found by a sweep once a second: between 1.5 and about 2.6 s after its last byte.
-  assert.ok(closedAfter! >= 1400 && closedAfter! <= 3200, `closed after ${closedAfter}ms`);
+  // 1.5 s limit, found by a sweep once a second; the native engine starts counting at the first sweep
+  // after forwarding began: between 1.5 and about 3 s after the CONNECT (slack for a loaded machine).
+  assert.ok(closedAfter! >= 1400 && closedAfter! <= 4000, `closed after ${closedAfter}ms`);
   assert.is(pinging.closedAtMs(), undefined, 'the pinging client is still connected');
   assert.is(noKeepalive.closedAtMs(), undefined, 'keep-alive 0: no idle limit');
   const after = await stats(sluice);
