@@ -2,7 +2,8 @@
 // timer per connection. A pair counts the bytes its client sends; a sweep that sees no change for the
 // pair's limit calls its onIdle. (The native engine does the same in C: engine_sweep_idle.)
 
-/** How often the limits are checked: a client is closed between its limit and its limit plus this. */
+/** How often the limits are checked: a client is closed between its limit and its limit plus twice this
+ *  after its last byte (the sweep after that byte notes it, the first sweep a limit later closes). */
 export const kIdleSweepMs = 1000;
 
 export class IdleWatch {
