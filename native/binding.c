@@ -294,8 +294,7 @@ static napi_value js_end_pair(napi_env env, napi_callback_info info) {
   if (get_args(env, info, 1, argv)) return NULL;
   conn_t *c = slot_arg(env, st, argv[0]);
   if (c == NULL || c->phase != kPhasePumping || st->in_js) return errno_value(env, ENOTCONN);
-  c->first = -1;  // drained is why, whoever sent a FIN before
-  pair_end(c, kDrained, 0);
+  pair_close(c, kDrained);
   flush_soon(st);
   return NULL;
 }

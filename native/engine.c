@@ -639,8 +639,7 @@ uint32_t engine_sweep_idle(state_t *st) {
       c->idle_moved = moved;
       c->idle_since = now;
     } else if (now - c->idle_since >= c->idle_ms) {
-      c->first = -1;  // idle is why, even after a FIN from the broker (a half-open client never answers it)
-      pair_end(c, kIdle, 0);
+      pair_close(c, kIdle);
       n++;
     }
   }

@@ -427,6 +427,13 @@ void pair_on_error(conn_t *c, int side, int err) {
 
 /** Ends a pair: pipes back to the pool (a dirty one is closed), JS told (batched, or the legacy callback),
  *  fds closed. The first FIN decides the reason when there was one. */
+/** Ends the pair for a reason of Sluice's own (idle, drained): that reason stands, whoever sent a FIN
+ *  before (a half-open client never answers its broker's FIN). */
+void pair_close(conn_t *c, int reason) {
+  c->first = -1;
+  pair_end(c, reason, 0);
+}
+
 void pair_end(conn_t *c, int reason, int err) {
   state_t *st = c->st;
   if (c->first >= 0) {

@@ -225,5 +225,6 @@ void pair_start(conn_t *c);
 void pair_pump(conn_t *c, int side, uint32_t events);
 void pair_on_error(conn_t *c, int side, int err);
 void pair_end(conn_t *c, int reason, int err);
+void pair_close(conn_t *c, int reason);
 
 #endif

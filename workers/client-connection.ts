@@ -21,7 +21,7 @@ import { connectBroker } from './broker-connect.ts';
 import { proxyV2Header, type TlsFacts } from '../src/proxy/v2-header.ts';
 import type { Proxied } from './proxy-front.ts';
 import { looksLikeProxyHeader, readProxyHeader } from '../src/proxy/header-reader.ts';
-import type { ClientRecord, WorkerContext } from './worker-context.ts';
+import type { ClientRecord, JsPair, WorkerContext } from './worker-context.ts';
 
 const kConnection = Symbol('sluice.clientConnection');
 type ClientSocket = Socket & { [kConnection]?: ClientConnection };
@@ -338,32 +338,27 @@ class ClientConnection implements DeadlineEntry {
  * A forwarded pair's share of the counts (admission slot, broker live count, admin record), from
  * hand-over to its end, and nothing more: the connection object is gone by then.
  */
-class ForwardedPair {
+class ForwardedPair implements JsPair {
   readonly #ctx: WorkerContext;
   readonly #id: number;
-  readonly #broker: number;
+  readonly broker: number;
   readonly #key: RouteKey;
   readonly #pinned: boolean;
-  readonly #record: ClientRecord;
+  readonly record: ClientRecord;
   readonly #close: () => void;
   #drained = false;
 
   constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord, close: () => void) {
     this.#ctx = ctx;
     this.#id = id;
-    this.#broker = broker;
+    this.broker = broker;
     this.#key = key;
     this.#pinned = pinned;
-    this.#record = record;
+    this.record = record;
     this.#close = close;
-    ctx.jsPairs.add(this);
+    ctx.jsPairs.set(id, this);
     ctx.brokerTable.connectionOpened(broker);
     ctx.counters.add('connections_forwarded');
-    ctx.clients.set(id, record);
-  }
-
-  get broker(): number {
-    return this.#broker;
   }
 
   /** Its broker drains at a bounded rate and this pair is one of this tick's: both sides close now. */
@@ -376,15 +371,15 @@ class ForwardedPair {
     const ctx = this.#ctx;
     ctx.counters.add('connections_closed');
     if (this.#drained) ctx.counters.add('connections_drained');
-    if (end.reason === 'idle') idleClosed(ctx, this.#record.clientId, this.#record.remote);
+    if (end.reason === 'idle') idleClosed(ctx, this.record.clientId, this.record.remote);
     this.#release();
     try {
       // A client that leaves keeps its pin for a full TTL from now, not from when it first connected.
-      if (this.#pinned) ctx.selector.released?.(this.#key, this.#broker);
+      if (this.#pinned) ctx.selector.released?.(this.#key, this.broker);
     } catch (err) {
       ctx.faultLog.error('internal_error', { err: errorText(err) }, 'internal error releasing a sticky pin');
     }
-    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: this.#record.remote, clientId: this.#record.clientId, broker: this.#record.broker, ...end }, 'connection ended');
+    if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: this.record.remote, clientId: this.record.clientId, broker: this.record.broker, ...end }, 'connection ended');
   }
 
   fail(err: unknown): void {
@@ -394,10 +389,9 @@ class ForwardedPair {
   }
 
   #release(): void {
-    this.#ctx.jsPairs.delete(this);
+    this.#ctx.jsPairs.delete(this.#id);
     this.#ctx.admission.release();
-    this.#ctx.brokerTable.connectionClosed(this.#broker);
-    this.#ctx.clients.delete(this.#id);
+    this.#ctx.brokerTable.connectionClosed(this.broker);
   }
 }
 

@@ -9,7 +9,7 @@ import { SelectionCursorPool, type SelectionCursor } from '../src/balance/cursor
 import { hashKey } from '../src/hash.ts';
 import { readAssignedClientId } from '../src/mqtt/connack-reader.ts';
 import { FastRandom, kRange30 } from '../src/balance/fast-random.ts';
-import { stickyNowSec } from '../src/sticky/clock.ts';
+import { slowStartShare } from '../src/brokers/slow-start.ts';
 import { routeKeyText } from './route-key.ts';
 import type { WorkerContext } from './worker-context.ts';
 
@@ -107,11 +107,9 @@ export class PlacementAttempt {
   /** Broker `index` is in its slow start and this client is not its share of it (a random draw). */
   #ramping(index: number): boolean {
     const rampMs = this.#ctx.config.brokers[index].slowStartMs ?? 0;
-    if (rampMs === 0) return false;
-    const up = this.#ctx.brokerTable.upSince(index);
-    if (up === 0) return false;
-    const elapsedMs = (stickyNowSec() - up) * 1000;
-    return elapsedMs < rampMs && (rampRandom.next30() / kRange30) * rampMs >= elapsedMs;
+    if (rampMs === 0) return false; // the common case: no ramp, nothing read
+    const share = slowStartShare(rampMs, this.#ctx.brokerTable.upSince(index));
+    return share < 1 && rampRandom.next30() / kRange30 >= share;
   }
 
   /** The connect to this.broker failed (`why`: an errno name): counted and logged; try next(). */

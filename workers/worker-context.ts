@@ -12,6 +12,9 @@ import type { ClientRecord } from '../src/worker-messages.ts';
 
 export type { ClientRecord } from '../src/worker-messages.ts';
 
+/** A pair forwarding on the JS path, as the worker sees it. */
+export type JsPair = { readonly record: ClientRecord; readonly broker: number; drain(): void };
+
 export type WorkerContext = {
   workerId: number;
   config: ResolvedConfig;
@@ -23,9 +26,9 @@ export type WorkerContext = {
   admission: Admission;
   log: Logger;
   faultLog: RateLimitedLog;
-  clients: Map<number, ClientRecord>;
-  /** Pairs forwarding on the JS path, for a drain at a bounded rate (closeOnBroker). */
-  jsPairs: Set<{ readonly broker: number; drain(): void }>;
+  /** Pairs forwarding on the JS path, by connection id: the admin view (record) and a drain at a
+   *  bounded rate (close-on-broker). The native engine keeps its own (native-source.ts). */
+  jsPairs: Map<number, JsPair>;
   forward: ForwardFn;
   /** Bytes forwarded by this worker, flushed to the shared counters every second. */
   bytes: ByteMeter;

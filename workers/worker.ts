@@ -52,7 +52,6 @@ function selectorFor(brokers: ResolvedConfig['brokers'], balance: ResolvedConfig
   });
 }
 const selector = selectorFor(config.brokers, config.balance);
-const clients = new Map<number, ClientRecord>();
 const datapath = chooseDatapath(config.datapath);
 if (datapath.note) log.warn(datapath.note);
 
@@ -72,8 +71,7 @@ const ctx: WorkerContext = {
   admission: new Admission(data.shared.admission, config.limits, data.epochMs, share),
   log,
   faultLog: new RateLimitedLog(log),
-  clients,
-  jsPairs: new Set(),
+  jsPairs: new Map(),
   forward: datapath.forward,
   bytes,
   pending: new DeadlineList<Expiring>(config.limits.connectTimeoutMs, expire),
@@ -162,7 +160,7 @@ port.on('message', (m: ToWorker) => {
     case 'close-on-broker': {
       // The native engine's pairs first, then the JS path's (TLS, WebSocket), up to `count` in all.
       let left = m.count - (native?.closeOnBroker(m.broker, m.count) ?? 0);
-      for (const pair of ctx.jsPairs) {
+      for (const pair of ctx.jsPairs.values()) {
         if (left <= 0) break;
         if (pair.broker !== m.broker) continue;
         pair.drain();
@@ -185,13 +183,13 @@ port.on('message', (m: ToWorker) => {
     }
     case 'list-clients': {
       const out: ClientRecord[] = [];
-      for (const c of clients.values()) {
-        if (m.clientId !== undefined && c.clientId !== m.clientId) continue;
+      for (const { record } of ctx.jsPairs.values()) {
+        if (m.clientId !== undefined && record.clientId !== m.clientId) continue;
         if (out.length >= m.limit) break;
-        out.push(c);
+        out.push(record);
       }
       const nativeTotal = native ? native.list(m.clientId, m.limit, out) : 0;
-      post({ type: 'clients', requestId: m.requestId, clients: out, total: clients.size + nativeTotal });
+      post({ type: 'clients', requestId: m.requestId, clients: out, total: ctx.jsPairs.size + nativeTotal });
       break;
     }
     case 'datapath-stats': {

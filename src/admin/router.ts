@@ -9,7 +9,8 @@ import type { Admission } from '../limits/admission.ts';
 import type { Supervisor } from '../primary/supervisor.ts';
 import { RateLimitedLog } from '../log.ts';
 import { parseTarget } from './target.ts';
-import { kStickyEpochMs, stickyNowSec } from '../sticky/clock.ts';
+import { kStickyEpochMs } from '../sticky/clock.ts';
+import { slowStartShare } from '../brokers/slow-start.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { ReloadOutcome } from '../tls/reloader.ts';
 import type { BrokerHealth } from '../health/checker.ts';
@@ -48,10 +49,9 @@ const ok = (body: unknown): AdminReply => ({ status: 200, body });
 
 /** A broker's slow-start ramp while it runs: since when, and the share of new clients it takes now. */
 function slowStartOf(rampMs: number, upSinceSec: number): { since: string; share: number } | undefined {
-  if (rampMs === 0 || upSinceSec === 0) return undefined;
-  const elapsedMs = (stickyNowSec() - upSinceSec) * 1000;
-  if (elapsedMs >= rampMs) return undefined;
-  return { since: new Date(kStickyEpochMs + upSinceSec * 1000).toISOString(), share: Math.round((100 * Math.max(0, elapsedMs)) / rampMs) / 100 };
+  const share = slowStartShare(rampMs, upSinceSec);
+  if (share >= 1) return undefined;
+  return { since: new Date(kStickyEpochMs + upSinceSec * 1000).toISOString(), share: Math.round(100 * share) / 100 };
 }
 
 function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {

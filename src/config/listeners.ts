@@ -4,6 +4,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { configError } from '../errors.ts';
 import type { ListenEndpoint, ResolvedConfig } from './resolved.ts';
+import { formatHostPort } from './units.ts';
 
 /** dns.lookup's first answer, as server.listen(host) itself would use it. */
 export type LookupFn = (host: string) => Promise<{ address: string }>;
@@ -49,7 +50,7 @@ export async function resolveListenerAddresses(config: ResolvedConfig, source: s
     if (!a) continue;
     const reason = sameScope(a.scope, b.scope)
       ? `${b.endpoint.address} is the same address as ${a.path} (${a.endpoint.address})` +
-        (a.named || b.named ? `: both are ${hostPort(b.ip, b.endpoint.port)}` : '')
+        (a.named || b.named ? `: both are ${formatHostPort(b.ip, b.endpoint.port)}` : '')
       : `${b.endpoint.address} overlaps ${a.path} (${a.endpoint.address}): ${describeOverlap(a, b)}`;
     problems[j] = `  ${b.path}: ${reason}`;
   }
@@ -114,9 +115,4 @@ function describeOverlap(a: Bind, b: Bind): string {
   const wide = a.scope.kind === 'ip' || (b.scope.kind === 'all' && a.scope.kind === 'all-ipv4') ? b : a;
   const what = wide.scope.kind === 'all' ? 'every address (IPv6 and IPv4)' : 'every IPv4 address';
   return `${wide.endpoint.address} listens on ${what} of port ${wide.endpoint.port}`;
-}
-
-function hostPort(ip: string | undefined, port: number): string {
-  if (ip === undefined) return `:${port}`;
-  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

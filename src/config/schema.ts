@@ -2,7 +2,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { formatDurationMs, parseHostPort, readDurationMs, readSizeBytes, showValue } from './units.ts';
+import { formatDurationMs, formatHostPort, parseHostPort, readDurationMs, readSizeBytes, showValue } from './units.ts';
 
 export const strategyNames = [
   'random', 'round-robin', 'weighted-round-robin', 'least-connections', 'consistent-hash', 'sticky',
@@ -172,7 +172,7 @@ const resolverAddress = z.string().transform((v, ctx) => {
     ctx.addIssue({ code: 'custom', message: `not a DNS server address: ${showValue(v)} (an IP, with an optional port: e.g. 127.0.0.1 or 127.0.0.1:5353)` });
     return z.NEVER;
   }
-  return `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`;
+  return formatHostPort(hp.host, hp.port);
 });
 
 const pollInterval = duration(100, maxTimerMs, 'use at most 24d').default(5000);

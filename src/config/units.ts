@@ -81,6 +81,12 @@ export function formatDurationMs(ms: number): string {
  * "127.0.0.1:1883" / "[::1]:1883" / "localhost:1883" / ":1883" -> host and port. An empty host
  * (":1883") comes back as undefined: all addresses. Port 0 is returned as is (callers refuse it).
  */
+/** The other way: host and port as parseHostPort reads them (an IPv6 address in brackets; no host: ":port"). */
+export function formatHostPort(host: string | undefined, port: number): string {
+  if (host === undefined) return `:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 export function parseHostPort(value: string): { host: string | undefined; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value.trim());
   if (!m) return undefined;

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/resolved.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 import { PollingSource, type PollResult } from './polling-source.ts';
+import { formatHostPort } from '../config/units.ts';
 
 export type DnsSourceOptions = { name: string; record: 'A' | 'AAAA' | 'SRV'; port: number; resolver: string | undefined; intervalMs: number; allowEmpty: boolean };
 
@@ -33,7 +34,7 @@ export class DnsSource extends PollingSource {
 
   protected async poll(): Promise<PollResult> {
     try {
-      if (this.#o.record !== 'SRV') return { kind: 'set', brokers: (await this.#addresses(this.#o.name, this.#o.record)).map((ip) => broker(hostPort(ip, this.#o.port), ip, this.#o.port, 1)) };
+      if (this.#o.record !== 'SRV') return { kind: 'set', brokers: (await this.#addresses(this.#o.name, this.#o.record)).map((ip) => broker(formatHostPort(ip, this.#o.port), ip, this.#o.port, 1)) };
       const records = await this.#resolver.resolveSrv(this.#o.name);
       const best = Math.min(...records.map((r) => r.priority));
       const brokers: BrokerConfig[] = [];
@@ -57,12 +58,7 @@ export class DnsSource extends PollingSource {
   }
 }
 
-/** ip:port, an IPv6 address in brackets. */
-function hostPort(ip: string, port: number): string {
-  return `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
-}
-
 /** A discovered broker: named by its address (A/AAAA) or SRV target and port. */
 function broker(name: string, ip: string, port: number, weight: number): BrokerConfig {
-  return { name, host: ip, port, address: hostPort(ip, port), weight, proxyProtocol: 'none', drain: false };
+  return { name, host: ip, port, address: formatHostPort(ip, port), weight, proxyProtocol: 'none', drain: false };
 }

@@ -9,6 +9,7 @@ import type { BrokerConfig } from '../config/resolved.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 import { parseBrokerList } from './broker-list.ts';
 import { PollingSource, type PollResult } from './polling-source.ts';
+import { formatHostPort } from '../config/units.ts';
 
 /** Largest answer read; a larger one is refused (a list of 256 brokers is far smaller). */
 const kMaxBodyBytes = 1024 * 1024;
@@ -101,8 +102,7 @@ export function emqxNodes(value: unknown, mqttPort: number): { ok: true; brokers
     if (typeof n?.node !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(n.node)) return { ok: false, error: `a node without a "name@host" node field: ${JSON.stringify(n).slice(0, 80)}` };
     if (n.node_status !== 'running') continue;
     const host = n.node.slice(n.node.indexOf('@') + 1);
-    const shownHost = host.includes(':') ? `[${host}]` : host;
-    brokers.push({ name: n.node, host, port: mqttPort, address: `${shownHost}:${mqttPort}`, weight: 1, proxyProtocol: 'none', drain: false });
+    brokers.push({ name: n.node, host, port: mqttPort, address: formatHostPort(host, mqttPort), weight: 1, proxyProtocol: 'none', drain: false });
   }
   return { ok: true, brokers };
 }

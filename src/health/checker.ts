@@ -29,8 +29,17 @@ export type BrokerHealth = {
   last?: { ok: boolean; reason?: string; detail?: string; ms: number; at: string };
 };
 
-/** One probed broker: replaced whole when its slot gets another broker (a result for the old one is dropped). */
-type Probed = { broker: BrokerConfig; state: RiseFall; health: BrokerHealth; timer: NodeJS.Timeout | undefined };
+/** One probed broker: replaced whole when its slot gets another broker (a result for the old one is dropped).
+ *  Its state and streak are the RiseFall's; the rest of its BrokerHealth is kept here. */
+type Probed = {
+  broker: BrokerConfig;
+  state: RiseFall;
+  since: string;
+  checks: number;
+  failures: number;
+  last: BrokerHealth['last'];
+  timer: NodeJS.Timeout | undefined;
+};
 
 export class HealthChecker {
   readonly #table: BrokerTable;
@@ -83,11 +92,9 @@ export class HealthChecker {
         next[i] = old;
         return;
       }
-      // Brokers start up: a fresh start serves at once, and a dead broker is found within fall probes.
-      const p: Probed = { broker: b, state: new RiseFall(this.#cfg.rise, this.#cfg.fall, 'up'), health: { state: 'up', since: now, streak: 0, checks: 0, failures: 0 }, timer: undefined };
-      next[i] = p;
+      // Brokers start up (the broker set brought them in healthy): a dead one is found within fall probes.
+      next[i] = { broker: b, state: new RiseFall(this.#cfg.rise, this.#cfg.fall, 'up'), since: now, checks: 0, failures: 0, last: undefined, timer: undefined };
       fresh.push(i);
-      this.#table.setHealthy(i, true);
     });
     this.#probed.forEach((old, i) => { if (old && next[i] !== old) clearTimeout(old.timer); });
     this.#probed = next;
@@ -103,18 +110,15 @@ export class HealthChecker {
     const p = this.#probed[i];
     if (!p) return false;
     p.state = new RiseFall(this.#cfg.rise, this.#cfg.fall, 'down');
-    const at = new Date().toISOString();
-    p.health.state = 'down';
-    p.health.since = at;
-    p.health.streak = 0;
-    p.health.last = { ok: false, reason, detail, ms: 0, at };
+    p.since = new Date().toISOString();
+    p.last = { ok: false, reason, detail, ms: 0, at: p.since };
     return true;
   }
 
-  /** Broker i's health now (a copy), or undefined for a slot that is not probed (removed, free). */
+  /** Broker i's health now, or undefined for a slot that is not probed (removed, free). */
   health(i: number): BrokerHealth | undefined {
-    const h = this.#probed[i]?.health;
-    return h && { ...h, last: h.last && { ...h.last } };
+    const p = this.#probed[i];
+    return p && { state: p.state.state, since: p.since, streak: p.state.streak, checks: p.checks, failures: p.failures, last: p.last && { ...p.last } };
   }
 
   /** Stops probing; resolves when the probes in flight are over (each ends within its timeout). */
@@ -154,31 +158,28 @@ export class HealthChecker {
     const r = !mqtt.ok || ready === undefined || ready.ok ? mqtt : ready;
     // Stopped, or the slot has another broker now: this result is about nobody we serve.
     if (this.#stopped || this.#probed[i] !== p) return;
-    const h = p.health;
     const at = new Date().toISOString();
-    h.checks++;
+    p.checks++;
     this.#counters.add('health_checks');
     if (r.ok) {
-      h.last = { ok: true, ms: Math.round(r.ms), at };
+      p.last = { ok: true, ms: Math.round(r.ms), at };
     } else {
-      h.failures++;
-      h.last = { ok: false, reason: r.reason, detail: r.detail, ms: Math.round(r.ms), at };
+      p.failures++;
+      p.last = { ok: false, reason: r.reason, detail: r.detail, ms: Math.round(r.ms), at };
       this.#counters.add('health_check_failures');
       if (this.#log.isLevelEnabled('debug')) this.#log.debug({ broker: b.name, address: b.address, reason: r.reason, detail: r.detail }, 'broker health check failed');
     }
     const flipped = p.state.record(r.ok);
-    h.streak = p.state.streak;
     if (flipped === undefined) return;
-    h.state = flipped;
-    h.since = at;
-    if (flipped === 'up') this.#table.markUp(i, stickyNowSec());
-    else this.#table.setHealthy(i, false);
-    if (flipped === 'down') {
-      this.#counters.add('broker_marked_down');
-      this.#log.warn({ broker: b.name, address: b.address, reason: h.last.reason, detail: h.last.detail, fall: this.#cfg.fall }, 'broker marked down: no new clients are placed on it');
-    } else {
+    p.since = at;
+    if (flipped === 'up') {
+      this.#table.markUp(i, stickyNowSec());
       this.#counters.add('broker_marked_up');
       this.#log.info({ broker: b.name, address: b.address, rise: this.#cfg.rise }, 'broker marked up: new clients are placed on it again');
+    } else {
+      this.#table.setHealthy(i, false);
+      this.#counters.add('broker_marked_down');
+      this.#log.warn({ broker: b.name, address: b.address, reason: p.last.reason, detail: p.last.detail, fall: this.#cfg.fall }, 'broker marked down: no new clients are placed on it');
     }
   }
 }

@@ -3,15 +3,15 @@
 // (503 while the node is evacuated), HiveMQ /api/v1/health/readiness, VerneMQ /health.
 import { request } from 'undici';
 import type { ProbeResult } from './mqtt-probe.ts';
+import { formatHostPort } from '../config/units.ts';
 
 export type HttpProbeOptions = { scheme: 'http' | 'https'; port: number; path: string; timeoutMs: number };
 
 /** Never rejects: a failure is a ProbeResult (http-status: an answer that is not 2xx; http-failed: none). */
 export async function probeHttp(host: string, o: HttpProbeOptions): Promise<ProbeResult> {
   const startedMs = performance.now();
-  const shownHost = host.includes(':') ? `[${host}]` : host;
   try {
-    const res = await request(`${o.scheme}://${shownHost}:${o.port}${o.path}`, {
+    const res = await request(`${o.scheme}://${formatHostPort(host, o.port)}${o.path}`, {
       method: 'GET', signal: AbortSignal.timeout(o.timeoutMs), headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs,
     });
     await res.body.dump();

@@ -39,21 +39,14 @@ export type ReloadDeps = {
   counters: CounterSink;
 };
 
-export type ConfigReloadOutcome = { atMs: number; trigger: string; ok: boolean; error?: string; applied?: string[]; restartNeeded?: string[] };
-
 export class ConfigReloader {
   #current: ResolvedConfig;
   readonly #d: ReloadDeps;
   #running: Promise<void> = Promise.resolve();
-  #last: ConfigReloadOutcome | undefined;
 
   constructor(current: ResolvedConfig, deps: ReloadDeps) {
     this.#current = current;
     this.#d = deps;
-  }
-
-  get lastReload(): ConfigReloadOutcome | undefined {
-    return this.#last;
   }
 
   /** Reloads run one at a time, in order. */
@@ -80,7 +73,6 @@ export class ConfigReloader {
       if (applied.includes('brokers') || applied.includes('balance')) await this.#d.applyConfig(applied.includes('brokers') ? next.brokers : undefined, next.balance);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
-      this.#last = { atMs: Date.now(), trigger, ok: false, error };
       counters.add('config_reload_failures');
       log.error({ trigger, path, reason: error }, 'config reload refused; the running config stays');
       return;
@@ -95,7 +87,6 @@ export class ConfigReloader {
       limits: { ...current.limits, idle: next.limits.idle },
       brokers: applied.includes('brokers') ? next.brokers : current.brokers,
     };
-    this.#last = { atMs: Date.now(), trigger, ok: true, applied, restartNeeded };
     counters.add('config_reloads');
     log.info({ trigger, path, applied }, 'config reloaded');
     if (restartNeeded.length > 0) log.warn({ trigger, keys: restartNeeded }, 'config reload: these keys changed but apply only at a restart; they keep their running values');
