@@ -11,7 +11,7 @@
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number   endPair(slot) -> undefined | errno name
-//   tapBroker(slot) -> undefined | errno name
+//   tapBroker(slot, flags) -> undefined | errno name
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -313,14 +313,19 @@ static napi_value ended_count(napi_env env, uint32_t (*action)(state_t *)) {
   return v;
 }
 
-/** tapBroker(slot): a copy of the broker's first read (its CONNACK) comes as a kEvBrokerFirst event. */
+/** tapBroker(slot, flags) -> undefined | errno name: a copy of the broker's first read (its CONNACK) comes
+ *  as a kEvBrokerFirst event, as the kTap* flags say (they replace the slot's earlier ones; 0: none).
+ *  EALREADY: that read has been made. */
 static napi_value js_tap_broker(napi_env env, napi_callback_info info) {
   state_t *st = get_state(env);
-  napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
+  napi_value argv[2];
+  int64_t flags;
+  if (get_args(env, info, 2, argv)) return NULL;
   conn_t *c = slot_arg(env, st, argv[0]);
-  if (c == NULL || c->phase < kPhaseReading || c->phase > kPhaseConnecting) return errno_value(env, ENOTCONN);
-  c->tap = 1;
+  if (int_arg(env, argv[1], 0, kTapCopy | kTapJudge | kTapReportAccept, "flags must be kTap* bits", &flags)) return NULL;
+  if (c == NULL || c->phase < kPhaseReading || c->phase > kPhasePumping) return errno_value(env, ENOTCONN);
+  if (c->dir[kBroker].moved > 0) return errno_value(env, EALREADY);  // the first read has been made
+  c->tap = (uint8_t)flags;
   return NULL;
 }
 

@@ -181,6 +181,25 @@ static void note_eof(conn_t *c, int d) {
 /** The most of the broker's first read a tap copies: a CONNACK with its properties fits. */
 #define kTapBytes 1024
 
+/** `b` (n bytes) starts with a CONNACK whose return / reason code is 0 (MQTT 3.1.1 §3.2, 5.0 §3.2: 0x20,
+ *  the remaining length in 1..4 bytes, the acknowledge flags, then the code). Anything else: 0. */
+static int connack_accepts(const uint8_t *b, size_t n) {
+  if (n < 4 || b[0] != 0x20) return 0;
+  size_t last = 1;  // the remaining length's last byte
+  while (last < n && (b[last] & 0x80)) {
+    if (++last > 4) return 0;
+  }
+  return last + 2 < n && b[last + 2] == 0;
+}
+
+/** The broker's first read: to JS as the tap flags say (an accepting CONNACK stays here unless asked for:
+ *  passive health costs healthy traffic no JS call). */
+static void tap_first_read(conn_t *c, const uint8_t *b, size_t n) {
+  uint8_t tap = c->tap;
+  c->tap = 0;
+  if ((tap & (kTapCopy | kTapReportAccept)) || !connack_accepts(b, n)) conn_broker_first(c, b, (uint32_t)(n < kTapBytes ? n : kTapBytes));
+}
+
 static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
   state_t *st = c->st;
   dir_t *x = &c->dir[d];
@@ -217,11 +236,8 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
     if (!splicing) {
       ssize_t n = recv(src, st->scratch, kCopyBytes, MSG_DONTWAIT);
       if (n > 0) {
-        if (d == kBroker && c->tap) {
-          // The broker's first bytes (its CONNACK) for JS to read too; they are forwarded as ever.
-          c->tap = 0;
-          conn_broker_first(c, st->scratch, (uint32_t)(n < kTapBytes ? n : kTapBytes));
-        }
+        // The broker's first bytes (its CONNACK) for JS to read too; they are forwarded as ever.
+        if (d == kBroker && c->tap) tap_first_read(c, st->scratch, (size_t)n);
         x->moved += (uint64_t)n;
         st->moved[d] += (uint64_t)n;
         ssize_t w = send(dst, st->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);

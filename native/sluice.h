@@ -64,7 +64,14 @@ enum {
   kEvClientGone = 9,    // slot, a = errno: the client reset while its broker was being connected
   kEvAcceptFailed = 10, // a = errno: accept(2) failed (EMFILE...): the listener pauses 100 ms
   kEvBrokerFirst = 11,  // slot, a = bytes, b = their offset in the data array: the broker's first read
-                        // (tapBroker: its CONNACK, read for an MQTT 5 Assigned Client Identifier)
+                        // (tapBroker: its CONNACK, for passive health or an MQTT 5 Assigned Client Identifier)
+};
+
+// tapBroker flags: what a connection's first broker read (its CONNACK) goes to JS for.
+enum {
+  kTapCopy = 1,          // always (an MQTT 5 empty client id: JS pins the assigned id)
+  kTapJudge = 2,         // passive health: unless it is a CONNACK that accepts the client
+  kTapReportAccept = 4,  // passive health, the broker has failures in a row: an accepting CONNACK too
 };
 
 typedef struct { int rd, wr; size_t cap; uint32_t gen; } pipe_t;
@@ -98,7 +105,7 @@ typedef struct conn {
   uint32_t events[2];   // epoll interest registered for each fd
   uint8_t registered[2];
   uint8_t unread;       // CONNECT phase: a full read was the last one, so the socket may hold more (engine.c)
-  uint8_t tap;          // tapBroker: a copy of the broker's first read goes to JS (kEvBrokerFirst)
+  uint8_t tap;          // tapBroker flags (kTap*): the broker's first read may go to JS (kEvBrokerFirst)
   uint16_t in_skip;     // the first in_skip bytes of `in` are not the client's: a PROXY header for the broker
   uint16_t broker;      // broker index being connected / connected to
   uint32_t want;        // CONNECT phase: tell JS again once this many bytes are in

@@ -14,7 +14,7 @@ import type { CounterName } from '../src/metrics/counters.ts';
 import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
-import { PlacementAttempt, pinAssignedId, wantsAssignedId } from './placement.ts';
+import { PlacementAttempt, brokerFirstBytes, wantsAssignedId } from './placement.ts';
 import { readFixedHeader } from '../src/mqtt/frame.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { connectBroker } from './broker-connect.ts';
@@ -330,7 +330,8 @@ class ClientConnection implements DeadlineEntry {
     broker.write(bytes);
     ctx.forward(socket, broker, ctx.bytes, idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec)).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
     // After forward() took the socket (its listeners are first): this one only reads the CONNACK.
-    if (wantsAssignedId(ctx, connect, this.identity?.certCn)) tapFirstPacket(broker, (bytes) => pinAssignedId(ctx, p.broker, bytes));
+    const pin = wantsAssignedId(ctx, connect, this.identity?.certCn);
+    if (p.judgesConnack || pin) tapFirstPacket(broker, (bytes) => brokerFirstBytes(ctx, p.broker, bytes, p.judgesConnack, pin));
   }
 }
 

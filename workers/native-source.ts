@@ -15,8 +15,8 @@ import type { CounterName } from '../src/metrics/counters.ts';
 import { keyHashOf } from '../src/hash.ts';
 import type { ClientRecord } from '../src/worker-messages.ts';
 import type { BrokerConfig } from '../src/config/resolved.ts';
-import { EngineEvent, kEventFields, spliceEndReasons, type SpliceBinding } from './splice-addon.ts';
-import { PlacementAttempt, pinAssignedId, wantsAssignedId } from './placement.ts';
+import { EngineEvent, TapFlags, kEventFields, spliceEndReasons, type SpliceBinding } from './splice-addon.ts';
+import { PlacementAttempt, brokerFirstBytes, wantsAssignedId } from './placement.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { idleClosed } from './client-connection.ts';
 import { kIdleSweepMs } from './idle-sweep.ts';
@@ -56,6 +56,7 @@ export class NativeSource {
   #keyHi = new Uint32Array(kInitialSlots);
   #keyLo = new Uint32Array(kInitialSlots);
   #pinned = new Uint8Array(kInitialSlots);
+  #tap = new Uint8Array(kInitialSlots); // TapFlags: what the broker's first bytes are read for
   #sinceMs = new Float64Array(kInitialSlots);
   #clientId: (string | undefined)[] = [];
   #username: (string | undefined)[] = [];
@@ -178,7 +179,10 @@ export class NativeSource {
         }
         return;
       case EngineEvent.brokerFirst:
-        if (this.#phase[slot] === kForwarding) pinAssignedId(ctx, this.#broker[slot], b >= 0 ? this.#data.subarray(b, b + a) : new Uint8Array(0));
+        if (this.#phase[slot] === kForwarding) {
+          const tap = this.#tap[slot];
+          brokerFirstBytes(ctx, this.#broker[slot], b >= 0 ? this.#data.subarray(b, b + a) : new Uint8Array(0), (tap & TapFlags.judge) !== 0, (tap & TapFlags.copy) !== 0);
+        }
         return;
       case EngineEvent.ended:
         if (this.#phase[slot] === kForwarding) this.#ended(slot, a, b, c, d);
@@ -297,8 +301,12 @@ export class NativeSource {
     this.#clientId[slot] = connect.clientId;
     this.#username[slot] = connect.username;
     this.#placingSlot = slot;
-    this.#attempt[slot] = new PlacementAttempt(ctx, slot, connect, this.#remoteOfPlacing);
-    if (wantsAssignedId(ctx, connect)) this.#engine.tapBroker(slot);
+    const attempt = new PlacementAttempt(ctx, slot, connect, this.#remoteOfPlacing);
+    this.#attempt[slot] = attempt;
+    // Set before the broker is dialed, so the broker's first read cannot come before it.
+    const tap = (attempt.judgesConnack ? TapFlags.judge : 0) | (wantsAssignedId(ctx, connect) ? TapFlags.copy : 0);
+    this.#tap[slot] = tap;
+    if (tap !== 0) this.#engine.tapBroker(slot, tap);
     const idleMs = idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec);
     if (idleMs > 0) this.#engine.setIdle(slot, idleMs);
     this.#tryNextBroker(slot);
@@ -335,6 +343,13 @@ export class NativeSource {
     this.#attempt[slot] = undefined;
     this.#phase[slot] = kForwarding;
     this.#broker[slot] = attempt.broker;
+    if (attempt.judgesConnack && ctx.brokerTable.connectFailStreak(attempt.broker) > 0) {
+      // Its accepting CONNACK ends the broker's run of failures: JS must see it. (The engine started the
+      // pair just before this event came; a CONNACK read in that instant goes unreported: the run then
+      // ends at the next client's.)
+      this.#tap[slot] |= TapFlags.reportAccept;
+      this.#engine.tapBroker(slot, this.#tap[slot]);
+    }
     this.#keyHi[slot] = attempt.key.hash.hi;
     this.#keyLo[slot] = attempt.key.hash.lo;
     this.#pinned[slot] = attempt.pinned ? 1 : 0;
@@ -401,6 +416,7 @@ export class NativeSource {
     this.#keyHi = grow(this.#keyHi, (k) => new Uint32Array(k));
     this.#keyLo = grow(this.#keyLo, (k) => new Uint32Array(k));
     this.#pinned = grow(this.#pinned, (k) => new Uint8Array(k));
+    this.#tap = grow(this.#tap, (k) => new Uint8Array(k));
     this.#listener = grow(this.#listener, (k) => new Uint8Array(k));
     this.#skip = grow(this.#skip, (k) => new Uint16Array(k));
     this.#sinceMs = grow(this.#sinceMs, (k) => new Float64Array(k));

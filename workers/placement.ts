@@ -7,7 +7,7 @@ import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import type { RouteKey, Selector } from '../src/balance/strategy.ts';
 import { SelectionCursorPool, type SelectionCursor } from '../src/balance/cursor.ts';
 import { hashKey } from '../src/hash.ts';
-import { readAssignedClientId } from '../src/mqtt/connack-reader.ts';
+import { connackCode, isBrokerRefusal, readAssignedClientId } from '../src/mqtt/connack-reader.ts';
 import { FastRandom, kRange30 } from '../src/balance/fast-random.ts';
 import { slowStartShare } from '../src/brokers/slow-start.ts';
 import { routeKeyText } from './route-key.ts';
@@ -26,7 +26,7 @@ export function wantsAssignedId(ctx: WorkerContext, connect: ConnectInfo, certCn
  * Identifier in its CONNACK is pinned to `broker`, so the client's reconnect with that id finds its
  * session there. Counted and logged at debug.
  */
-export function pinAssignedId(ctx: WorkerContext, broker: number, firstBytes: Uint8Array): void {
+function pinAssignedId(ctx: WorkerContext, broker: number, firstBytes: Uint8Array): void {
   const r = readAssignedClientId(firstBytes);
   if (r.kind !== 'assigned') {
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ broker: ctx.config.brokers[broker]?.name, connack: r.kind, why: r.kind === 'invalid' ? r.reason : undefined }, 'no assigned client id to pin');
@@ -37,6 +37,27 @@ export function pinAssignedId(ctx: WorkerContext, broker: number, firstBytes: Ui
   ctx.selector.placed?.({ text, hash: hashKey(text) }, broker);
   ctx.counters.add('assigned_ids_pinned');
   if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ clientId: r.clientId, broker: ctx.config.brokers[broker]?.name }, 'assigned client id pinned to its broker');
+}
+
+/**
+ * The broker's first bytes (its CONNACK) on a forwarded connection: passive health (`judge`) counts a
+ * refusal for the broker's own state (unavailable, busy, over a limit) as a failure and an acceptance as the
+ * end of a run; `pin`: an MQTT 5 client with an empty client id, whose assigned id is pinned.
+ */
+export function brokerFirstBytes(ctx: WorkerContext, broker: number, bytes: Uint8Array, judge: boolean, pin: boolean): void {
+  if (judge) judgeConnack(ctx, broker, bytes);
+  if (pin) pinAssignedId(ctx, broker, bytes);
+}
+
+function judgeConnack(ctx: WorkerContext, broker: number, bytes: Uint8Array): void {
+  const code = connackCode(bytes);
+  if (code === 0) ctx.brokerTable.connectSucceeded(broker);
+  if (!isBrokerRefusal(code)) return;
+  const b = ctx.config.brokers[broker];
+  ctx.counters.add('broker_connack_refusals');
+  ctx.brokerTable.connectFailed(broker);
+  ctx.faultLog.warn('broker_connack_refused', { broker: b?.name, address: b?.address, code: `0x${code.toString(16).padStart(2, '0')}` },
+    'broker refused a client with a CONNACK that says it is unavailable or busy; counted against it');
 }
 
 /** SLUICE_TEST_HOOKS=1 only: a client with this id makes placement throw (proves a throw costs one client). */
@@ -53,6 +74,8 @@ export class PlacementAttempt {
   readonly pinned: boolean;
   /** The broker being tried (after next()), or -1. */
   broker = -1;
+  /** Passive health is on: the broker's CONNACK is read, and it (not the TCP connect) ends a run of failures. */
+  readonly judgesConnack: boolean;
   readonly #ctx: WorkerContext;
   // The walk stays on the selector it began on; its cursor is this placement's own (other clients are
   // placed on this worker while a broker connect is awaited), back to the pool when the walk is over.
@@ -73,6 +96,7 @@ export class PlacementAttempt {
       ? { text: keyText.text, hash: hashKey(keyText.text) }
       : { text: `conn:${connectionId}`, hash: hashKey(`conn:${process.pid}:${ctx.workerId}:${connectionId}:${Date.now()}`) };
     this.pinned = keyText !== undefined;
+    this.judgesConnack = ctx.brokerTable.passiveFailures() > 0;
     this.#selector = ctx.selector;
     this.#cursor = cursors.acquire();
   }
@@ -123,7 +147,8 @@ export class PlacementAttempt {
   /** this.broker answered: the client's pin follows it, and the walk is over. */
   placed(): void {
     this.#done();
-    this.#ctx.brokerTable.connectSucceeded(this.broker);
+    // Judged by its CONNACK, a broker that accepts connects but refuses every client is not let off here.
+    if (!this.judgesConnack) this.#ctx.brokerTable.connectSucceeded(this.broker);
     if (this.pinned) this.#selector.placed?.(this.key, this.broker);
   }
 

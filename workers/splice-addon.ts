@@ -34,6 +34,14 @@ export const EngineEvent = {
   acceptFailed: 10, // a = errno: the listener pauses 100 ms
   brokerFirst: 11, // slot, a = bytes, b = their offset in the data array: a tapped broker's first read
 } as const;
+
+/** tapBroker flags (native/sluice.h kTap*): what the broker's first read (its CONNACK) goes to JS for. */
+export const TapFlags = {
+  copy: 1, // always (an MQTT 5 empty client id: the assigned id is pinned)
+  judge: 2, // passive health: unless it is a CONNACK accepting the client (healthy traffic costs no event)
+  reportAccept: 4, // passive health, the broker has failures in a row: an accepting CONNACK too
+} as const;
+
 export const kEventFields = 6;
 
 export type SpliceBinding = {
@@ -59,8 +67,9 @@ export type SpliceBinding = {
   setIdle(slot: number, ms: number): string | undefined;
   /** Ends every pair whose client is idle past its limit; returns how many (their ended events follow). */
   sweepIdle(): number;
-  /** A copy of the broker's first read (its CONNACK) comes as a brokerFirst event; forwarding is unchanged. */
-  tapBroker(slot: number): string | undefined;
+  /** The broker's first read (its CONNACK) comes as a brokerFirst event as TapFlags say (they replace
+   *  the slot's earlier ones); forwarding is unchanged. EALREADY: that read has been made. */
+  tapBroker(slot: number, flags: number): string | undefined;
   /** Ends a forwarding pair now (reason drained); its ended event follows. An errno name if it is not one. */
   endPair(slot: number): string | undefined;
   /** The first n bytes the client sent (a PROXY header) are not forwarded. */

@@ -118,6 +118,7 @@ async function startSluice(name: TargetName, datapath: 'js' | 'splice', backendP
     limits: { max_connections: opts.maxConnections },
     admin: { bind: `127.0.0.1:${adminPort}` },
     log: { level: 'warn' },
+    ...extraConfig(),
   }));
   // SLUICE_TEST_HOOKS=1 for POST /debug/gc (heap after GC in the idle workload); the hooks cost nothing
   // on the data path (one boolean tested per CONNECT).
@@ -156,6 +157,13 @@ async function stopAndClean(proc: Proc, dir: string): Promise<void> {
  *  (one profile per thread, written when the target stops). */
 function nodeFlags(): string[] {
   return (process.env.BENCH_SLUICE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+}
+
+/** BENCH_SLUICE_CONFIG: top-level config keys (JSON) laid over the bench's, for an A/B of a setting, e.g.
+ *  `{"health":{"passive":{"failures":3}}}`. */
+function extraConfig(): Record<string, unknown> {
+  const raw = process.env.BENCH_SLUICE_CONFIG;
+  return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
 }
 
 function fdHardLimit(): number {

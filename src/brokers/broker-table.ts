@@ -115,9 +115,9 @@ export class BrokerTable {
   }
 
   /**
-   * A connect to broker i failed. Passive health (setPassiveFailures): the failure that makes the run
-   * reach the bound marks the broker down at once, so the very next placement skips it; the primary then
-   * logs it and decides when it comes back.
+   * A connect to broker i failed (or its CONNACK refused a client for its own state). Passive health
+   * (setPassiveFailures): the failure that makes the run reach the bound marks the broker down at once,
+   * so the very next placement skips it; the primary then logs it and decides when it comes back.
    */
   connectFailed(i: number): void {
     // Atomics.add: several workers fail on the same broker at once; none is lost, and exactly one of
@@ -128,13 +128,19 @@ export class BrokerTable {
     if (bound > 0 && streak === bound) this.setHealthy(i, false);
   }
 
-  /** Primary: failed connects in a row that mark a broker down (0: passive health off). */
+  /** Primary: failures in a row (connects, refusing CONNACKs) that mark a broker down (0: passive health off). */
   setPassiveFailures(n: number): void {
-    // Atomics.store: read by every worker on its next failed connect.
+    // Atomics.store: read by every worker on its next failure and next placement.
     Atomics.store(this.#words, kPassiveFailuresField, n);
   }
 
-  /** A connect to broker i succeeded: the run of failures is over. */
+  /** Failures in a row that mark a broker down (0: passive health off). */
+  passiveFailures(): number {
+    // Atomics.load: as connectFailed.
+    return Atomics.load(this.#words, kPassiveFailuresField);
+  }
+
+  /** A connect to broker i succeeded (with passive health: its CONNACK accepted): the run of failures is over. */
   connectSucceeded(i: number): void {
     const at = this.#at(i, kConnectFailStreakField);
     // Atomics.load first: the common case (no failures) writes nothing to the shared line.

@@ -11,7 +11,7 @@ export const kRoundRobinField = 0;
 export const kMaxBrokersField = 1;
 /** Header: format tag, checked when a worker attaches to a buffer. */
 export const kMagicField = 2;
-/** Header: passive health's bound, failed connects in a row that mark a broker down (0: off). */
+/** Header: passive health's bound, failures in a row that mark a broker down (0: off; else CONNACKs are read). */
 export const kPassiveFailuresField = 3;
 export const kMagic = 0x534c4254; // 'SLBT'
 

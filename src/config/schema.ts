@@ -262,7 +262,8 @@ export const configSchema = z
         port: z.number().int().min(1).max(65535),
         scheme: z.enum(['http', 'https']).default('http'),
       }).optional(),
-      // Passive: `failures` broker connects in a row that fail (any worker) mark the broker down; with
+      // Passive: `failures` in a row (any worker) of failed broker connects and CONNACKs refusing clients
+      // for the broker's own state mark the broker down; with
       // health.mqtt it comes back after `rise` passing probes, without it after `cooldown`.
       passive: z.strictObject({
         failures: z.number().int().min(1).max(1000).default(3),

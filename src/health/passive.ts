@@ -1,8 +1,9 @@
-// Passive health in the primary: workers count each broker's failed connects in a row in the shared
-// broker table (a success ends the run); the failure that reaches `failures` marks the broker down at once
-// (in the worker), so the next clients skip it instead of each paying a failed connect. With active MQTT checks it comes back as
-// they decide (`rise` passing probes); without them, after `cooldown` (then a failing broker is found again
-// within `failures` connects).
+// Passive health in the primary: workers count each broker's failures in a row in the shared broker
+// table (failed connects, and CONNACKs refusing clients for the broker's own state: workers/placement.ts;
+// an accepting CONNACK ends the run). The failure that reaches `failures` marks the broker down at once
+// (in the worker), so the next clients skip it instead of each paying a failure. With active MQTT checks
+// it comes back as they decide (`rise` passing probes); without them, after `cooldown` (then a failing
+// broker is found again within `failures` clients).
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
@@ -46,7 +47,7 @@ export class PassiveHealth {
   }
 
   /**
-   * Every broker whose failed connects in a row reached the bound: down (a worker already flagged it),
+   * Every broker whose failures in a row reached the bound: down (a worker already flagged it),
    * logged, counted, and handed to the active checks or a cooldown. Also run by a timer.
    */
   scan(): void {
@@ -57,9 +58,9 @@ export class PassiveHealth {
       this.#table.resetConnectFailStreak(i);
       this.#table.setHealthy(i, false);
       this.#counters.add('broker_marked_down');
-      const probed = this.#active?.markDown(i, 'passive', `${streak} failed connects in a row`) ?? false;
-      this.#log.warn({ broker: b.name, address: b.address, failedConnects: streak, back: probed ? 'after passing health checks' : `in ${this.#cfg.cooldownMs}ms` },
-        'broker marked down: its connects fail; no new clients are placed on it');
+      const probed = this.#active?.markDown(i, 'passive', `${streak} failed connects or refusing CONNACKs in a row`) ?? false;
+      this.#log.warn({ broker: b.name, address: b.address, failuresInARow: streak, back: probed ? 'after passing health checks' : `in ${this.#cfg.cooldownMs}ms` },
+        'broker marked down: its connects fail or its CONNACKs refuse clients; no new clients are placed on it');
       if (!probed) this.#cooldown(i, b);
     });
   }

@@ -33,6 +33,9 @@ export const counterNames = [
   'refused_internal_error',
   'connections_dropped_worker_exit',
   'broker_connect_failures',
+  // Passive health: a broker's CONNACK refused a client for the broker's own state (0x03, 0x88, 0x89,
+  // 0x97, 0x9F); counted against it like a failed connect.
+  'broker_connack_refusals',
   // A forwarded client that sent nothing for its idle limit (limits.idle), closed by Sluice.
   'connections_idle_closed',
   // A forwarded client closed because its broker drains at a bounded close rate (drain_close_rate).

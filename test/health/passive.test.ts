@@ -36,12 +36,19 @@ test('failures in a row mark a broker down; a success in between starts the run 
   assert.is(h.table.isHealthy(0), true);
   assert.is(h.counts.broker_marked_down, 1);
   assert.is(h.table.connectFailStreak(1), 0, 'the count starts again');
-  const down = h.lines.find((l) => l.msg === 'broker marked down: its connects fail; no new clients are placed on it');
-  assert.equal(down && [down.broker, down.failedConnects, down.back], ['b', 3, 'in 100ms']);
+  const down = h.lines.find((l) => l.msg === 'broker marked down: its connects fail or its CONNACKs refuse clients; no new clients are placed on it');
+  assert.equal(down && [down.broker, down.failuresInARow, down.back], ['b', 3, 'in 100ms']);
   await new Promise((r) => setTimeout(r, 160));
   assert.is(h.table.isHealthy(1), true, 'up after the cooldown');
   assert.is(h.counts.broker_marked_up, 1);
   h.passive.stop();
+});
+
+test('the bound is published in the table for the workers (0 once stopped)', () => {
+  const h = harness();
+  assert.is(h.table.passiveFailures(), 3, 'workers read it: a placement then judges the CONNACK');
+  h.passive.stop();
+  assert.is(h.table.passiveFailures(), 0);
 });
 
 test('with active checks the broker is handed to them (no cooldown)', async () => {
