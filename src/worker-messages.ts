@@ -38,6 +38,8 @@ export type ToWorker =
   | { type: 'runtime'; logLevel: ResolvedConfig['log']['level']; idle: ResolvedConfig['limits']['idle'] }
   // Close up to `count` of this worker's clients on broker slot `broker` (a drain at a bounded rate).
   | { type: 'close-on-broker'; broker: number; count: number }
+  // Move up to `count` of this worker's clients homed on broker slot `broker` there (a rebalance).
+  | { type: 'move-to-broker'; broker: number; count: number }
   | { type: 'crash' } // tests only (SLUICE_TEST_HOOKS=1): proves a dead worker is replaced
   | { type: 'gc'; requestId: number }; // tests and bench only (SLUICE_TEST_HOOKS=1): full GC, then heap used
 

@@ -15,6 +15,7 @@ import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
 import { PlacementAttempt, brokerFirstBytes, wantsAssignedId } from './placement.ts';
+import { repinIfHomedOn } from './rebalance.ts';
 import { readFixedHeader } from '../src/mqtt/frame.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { connectBroker } from './broker-connect.ts';
@@ -347,7 +348,8 @@ class ForwardedPair implements JsPair {
   readonly #pinned: boolean;
   readonly record: ClientRecord;
   readonly #close: () => void;
-  #drained = false;
+  /** Why Sluice closed it, if it did: counted when it ends. */
+  #closedFor: 'drain' | 'move' | undefined;
 
   constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord, close: () => void) {
     this.#ctx = ctx;
@@ -364,14 +366,22 @@ class ForwardedPair implements JsPair {
 
   /** Its broker drains at a bounded rate and this pair is one of this tick's: both sides close now. */
   drain(): void {
-    this.#drained = true;
+    this.#closedFor = 'drain';
     this.#close();
+  }
+
+  moveTo(to: number): boolean {
+    if (!this.#pinned || this.#closedFor !== undefined || !repinIfHomedOn(this.#ctx, this.#key, this.broker, to)) return false;
+    this.#closedFor = 'move';
+    this.#close();
+    return true;
   }
 
   end(end: ForwardEnd): void {
     const ctx = this.#ctx;
     ctx.counters.add('connections_closed');
-    if (this.#drained) ctx.counters.add('connections_drained');
+    if (this.#closedFor === 'drain') ctx.counters.add('connections_drained');
+    if (this.#closedFor === 'move') ctx.counters.add('connections_rebalanced');
     if (end.reason === 'idle') idleClosed(ctx, this.record.clientId, this.record.remote);
     this.#release();
     try {

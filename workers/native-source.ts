@@ -19,6 +19,7 @@ import { EngineEvent, TapFlags, kEventFields, spliceEndReasons, type SpliceBindi
 import { PlacementAttempt, brokerFirstBytes, wantsAssignedId } from './placement.ts';
 import { idleLimitMs } from '../src/limits/idle.ts';
 import { idleClosed } from './client-connection.ts';
+import { repinIfHomedOn } from './rebalance.ts';
 import { kIdleSweepMs } from './idle-sweep.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { proxyV2Header, type Endpoint } from '../src/proxy/v2-header.ts';
@@ -57,6 +58,9 @@ export class NativeSource {
   #keyLo = new Uint32Array(kInitialSlots);
   #pinned = new Uint8Array(kInitialSlots);
   #tap = new Uint8Array(kInitialSlots); // TapFlags: what the broker's first bytes are read for
+  #moved = new Uint8Array(kInitialSlots); // 1: closed by a rebalance (its end is counted so)
+  /** Where the next rebalance scan starts: each goes on from the last, not from slot 0 again. */
+  #moveScan = 0;
   #sinceMs = new Float64Array(kInitialSlots);
   #clientId: (string | undefined)[] = [];
   #username: (string | undefined)[] = [];
@@ -108,6 +112,24 @@ export class NativeSource {
     for (let slot = 0; slot < this.#phase.length && n < count; slot++) {
       if (this.#phase[slot] === kForwarding && this.#broker[slot] === broker && this.#engine.endPair(slot) === undefined) n++;
     }
+    return n;
+  }
+
+  /** A rebalance toward broker slot `to`: up to `count` pinned clients homed there are re-pinned to it and
+   *  closed (their reconnects land on it); how many. */
+  moveToBroker(to: number, count: number): number {
+    const slots = this.#phase.length;
+    let n = 0;
+    let k = 0;
+    for (; k < slots && n < count; k++) {
+      const slot = (this.#moveScan + k) % slots;
+      if (this.#phase[slot] !== kForwarding || this.#pinned[slot] !== 1 || this.#moved[slot] === 1) continue;
+      const key = { text: '', hash: keyHashOf(this.#keyHi[slot], this.#keyLo[slot]) };
+      if (!repinIfHomedOn(this.#ctx, key, this.#broker[slot], to) || this.#engine.endPair(slot) !== undefined) continue;
+      this.#moved[slot] = 1;
+      n++;
+    }
+    this.#moveScan = (this.#moveScan + k) % slots;
     return n;
   }
 
@@ -364,7 +386,7 @@ export class NativeSource {
     const ctx = this.#ctx;
     const broker = this.#broker[slot];
     ctx.counters.add('connections_closed');
-    if (spliceEndReasons[reason] === 'drained') ctx.counters.add('connections_drained');
+    if (spliceEndReasons[reason] === 'drained') ctx.counters.add(this.#moved[slot] === 1 ? 'connections_rebalanced' : 'connections_drained');
     if (spliceEndReasons[reason] === 'idle') {
       // The engine has closed the sockets: the client id names it (and a front balancer's address, if any).
       const front = this.#proxied[slot]?.source;
@@ -381,6 +403,7 @@ export class NativeSource {
 
   #free(slot: number): void {
     this.#phase[slot] = kFree;
+    this.#moved[slot] = 0;
     this.#proxied[slot] = undefined;
     this.#clientId[slot] = undefined;
     this.#username[slot] = undefined;
@@ -417,6 +440,7 @@ export class NativeSource {
     this.#keyLo = grow(this.#keyLo, (k) => new Uint32Array(k));
     this.#pinned = grow(this.#pinned, (k) => new Uint8Array(k));
     this.#tap = grow(this.#tap, (k) => new Uint8Array(k));
+    this.#moved = grow(this.#moved, (k) => new Uint8Array(k));
     this.#listener = grow(this.#listener, (k) => new Uint8Array(k));
     this.#skip = grow(this.#skip, (k) => new Uint16Array(k));
     this.#sinceMs = grow(this.#sinceMs, (k) => new Float64Array(k));

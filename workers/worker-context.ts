@@ -13,7 +13,14 @@ import type { ClientRecord } from '../src/worker-messages.ts';
 export type { ClientRecord } from '../src/worker-messages.ts';
 
 /** A pair forwarding on the JS path, as the worker sees it. */
-export type JsPair = { readonly record: ClientRecord; readonly broker: number; drain(): void };
+export type JsPair = {
+  readonly record: ClientRecord;
+  readonly broker: number;
+  /** Its broker drains at a bounded rate: closed now. */
+  drain(): void;
+  /** A rebalance toward broker `to`: if the client is homed there, its pin moves and it is closed (true). */
+  moveTo(to: number): boolean;
+};
 
 export type WorkerContext = {
   workerId: number;

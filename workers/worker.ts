@@ -168,6 +168,14 @@ port.on('message', (m: ToWorker) => {
       }
       break;
     }
+    case 'move-to-broker': {
+      let left = m.count - (native?.moveToBroker(m.broker, m.count) ?? 0);
+      for (const pair of ctx.jsPairs.values()) {
+        if (left <= 0) break;
+        if (pair.moveTo(m.broker)) left--;
+      }
+      break;
+    }
     case 'runtime': {
       log.level = m.logLevel;
       ctx.config = { ...ctx.config, log: { level: m.logLevel }, limits: { ...ctx.config.limits, idle: m.idle } };

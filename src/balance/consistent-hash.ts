@@ -84,6 +84,11 @@ export class ConsistentHashSelector implements Selector {
     return this.#indexes[best];
   }
 
+  /** first(): the order is the key's own. */
+  home(key: RouteKey, cursor: SelectionCursor): number {
+    return this.first(key, cursor);
+  }
+
   /** The best broker after the last one offered, by the order first() laid out in the cursor. */
   next(_key: RouteKey, cursor: SelectionCursor): number {
     const n = this.#indexes.length;

@@ -108,6 +108,11 @@ export class StickySelector implements Selector {
     return broker;
   }
 
+  /** The fallback's home for the key (the pin is not looked at). */
+  home(key: RouteKey, cursor: SelectionCursor): number {
+    return this.#fallback.home?.(key, cursor) ?? -1;
+  }
+
   candidates(key: RouteKey): number[] {
     return walkAll(this, key);
   }

@@ -52,6 +52,12 @@ export interface Selector {
    * A convenience for tests and the admin API (it allocates); the data path uses first()/next().
    */
   candidates(key: RouteKey): number[];
+  /**
+   * Where `key` belongs by its hash alone, pins and rotation aside (consistent-hash, and sticky through
+   * its consistent-hash fallback): what a rebalance moves clients to. Absent: the strategy gives keys no
+   * fixed place. Uses `cursor` like first().
+   */
+  home?(key: RouteKey, cursor: SelectionCursor): number;
   /** The connection for `key` was forwarded to `broker`. */
   placed?(key: RouteKey, broker: number): void;
   /** A forwarded connection for `key` on `broker` ended (sticky: the TTL counts from here). */

@@ -60,7 +60,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       }
     }),
     demo,
-    balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound },
+    balance: { strategy: c.balance.strategy, key: c.balance.key, loadBound: c.balance.load_bound, rebalanceRate: c.balance.rebalance_rate },
     sticky: { capacity: c.sticky.capacity, ttlSec: Math.round(c.sticky.ttl / 1000) }, // ttl >= 1s (schema)
     limits: {
       connectTimeoutMs: c.limits.connect_timeout,

@@ -63,7 +63,8 @@ export type ResolvedConfig = {
   brokers: BrokerConfig[];
   /** Demo brokers take firstPort, firstPort + 1, ...; the engine is chosen at start (src/demo/engine.ts). */
   demo: { brokers: number; host: string; firstPort: number; engine: DemoEngineChoice } | undefined;
-  balance: { strategy: StrategyName; key: KeySource[]; loadBound: number };
+  /** rebalanceRate: clients a second moved onto a broker that comes up (0: off; src/primary/rebalancer.ts). */
+  balance: { strategy: StrategyName; key: KeySource[]; loadBound: number; rebalanceRate: number };
   sticky: { capacity: number; ttlSec: number };
   limits: {
     connectTimeoutMs: number;

@@ -236,6 +236,11 @@ export const configSchema = z
       strategy: z.enum(strategyNames).default('sticky'),
       key: z.array(z.enum(keySources)).min(1).default(['client-id', 'username', 'source-address']),
       load_bound: z.number().min(1).max(10).default(1.25),
+      // Opt-in rebalance: a broker that comes up gets its consistent-hash share of the connected clients,
+      // moved (re-pinned, then closed) at most this many a second, all workers together; 0 = off.
+      rebalance_rate: z.number().min(0).max(100_000).default(0),
+    }).refine((b) => b.rebalance_rate === 0 || b.strategy === 'sticky' || b.strategy === 'consistent-hash', {
+      path: ['rebalance_rate'], message: 'moves clients to where consistent hashing places them: needs strategy sticky or consistent-hash',
     }).prefault({}),
     sticky: z.strictObject({
       capacity: z.number().int().min(16).max(1 << 26).default(1 << 20),

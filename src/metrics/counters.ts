@@ -40,6 +40,8 @@ export const counterNames = [
   'connections_idle_closed',
   // A forwarded client closed because its broker drains at a bounded close rate (drain_close_rate).
   'connections_drained',
+  // A forwarded client closed by a rebalance (balance.rebalance_rate): its pin moved to a broker that came up.
+  'connections_rebalanced',
   // An MQTT 5 client with an empty client id: the id its broker assigned (CONNACK) was pinned to it.
   'assigned_ids_pinned',
   // TLS listeners: handshakes completed, failed (bad or no TLS), timed out, client certificate refused.

@@ -47,6 +47,11 @@ export class BrokerControl {
     return this.#set.brokers;
   }
 
+  /** The balance settings now (a reload may change them). */
+  get balance(): ResolvedConfig['balance'] {
+    return this.#balance;
+  }
+
   /** Before the workers start: discovery's first answers (each bounded by its timeout), then the set. */
   async init(): Promise<void> {
     await this.#discovery?.start();

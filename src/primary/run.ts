@@ -19,6 +19,7 @@ import { claimListenAddresses } from './address-claim.ts';
 import { BrokerControl } from './broker-control.ts';
 import { ConfigReloader } from './config-reload.ts';
 import { DrainCloser } from './drain-closer.ts';
+import { Rebalancer } from './rebalancer.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -92,6 +93,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   folder.unref();
   let admin: Server | undefined;
   let drainCloser: DrainCloser | undefined;
+  let rebalancer: Rebalancer | undefined;
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
     path: opts.configPath, log, counters,
     applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
@@ -103,6 +105,8 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     await supervisor.start();
     brokers.start((set, balance) => supervisor.setBrokers(set, balance));
     drainCloser = new DrainCloser(brokerTable, () => brokers.brokers, config.workers, (broker, count) => supervisor.broadcast({ type: 'close-on-broker', broker, count }));
+    rebalancer = new Rebalancer(brokerTable, () => brokers.brokers, () => brokers.balance.rebalanceRate, config.workers,
+      (broker, count) => supervisor.broadcast({ type: 'move-to-broker', broker, count }), log);
     reloader?.watchFiles();
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
@@ -111,6 +115,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   } catch (err) {
     clearInterval(folder);
     drainCloser?.stop();
+    rebalancer?.stop();
     await brokers.stop();
     await reloader?.close();
     await supervisor.stop(0);
@@ -142,6 +147,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     },
     async stop() {
       drainCloser?.stop();
+      rebalancer?.stop();
       await brokers.stop();
       await reloader?.close();
       clearInterval(sweeper);

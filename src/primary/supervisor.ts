@@ -107,7 +107,7 @@ export class Supervisor {
   }
 
   /** Tells every worker something that needs no answer. */
-  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' | 'runtime' }>): void {
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' | 'move-to-broker' | 'runtime' }>): void {
     for (const s of this.#slots) s.worker?.postMessage(m);
   }
 

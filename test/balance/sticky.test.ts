@@ -107,6 +107,25 @@ test('a key stays on its pinned broker after the broker set changes and hashing 
   assert.ok(fresh.filter((k) => connect(after, k) === 3).length > 150);
 });
 
+test("home(): the key's consistent-hash place, whatever its pin says; what a rebalance moves keys to", () => {
+  const w = world();
+  const four = spec(['a', 'b', 'c', 'd']);
+  const selector = w.sticky(four);
+  const hash = new ConsistentHashSelector(w.ctx(four));
+  const cursor = new SelectionCursor();
+  let homedOnD = 0;
+  for (const k of keys.slice(0, 2_000)) {
+    const home = hash.candidates(k)[0];
+    selector.placed(k, (home + 1) % 4); // pinned elsewhere
+    assert.is(selector.home(k, cursor), home, k.text);
+    assert.is(hash.home(k, cursor), home);
+    if (home === 3) homedOnD++;
+  }
+  assert.ok(homedOnD > 400 && homedOnD < 600, `a quarter of the keys are homed on d: ${homedOnD}`);
+  // A fallback without fixed places gives none.
+  assert.is(w.sticky(four, { stickyFallback: 'round-robin' }).home(keys[0], cursor), -1);
+});
+
 test('a generation bump (slot given to another broker) invalidates its pins at once', () => {
   const w = world();
   const brokers = spec(['a', 'b', 'c']);

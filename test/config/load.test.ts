@@ -91,6 +91,14 @@ test('workers: auto means one per CPU, at most 64', () => {
 const brokers = [{ name: 'a', address: '127.0.0.1:1884' }];
 const messageOf = (input: Record<string, unknown>) => errorOf(() => resolveConfig({ brokers, ...input }, 'w.yaml')).message;
 
+test('balance.rebalance_rate: off by default; with a strategy that has no hash homes it is refused', () => {
+  assert.is(resolveConfig({ brokers }).balance.rebalanceRate, 0);
+  assert.is(resolveConfig({ brokers, balance: { rebalance_rate: 50 } }).balance.rebalanceRate, 50);
+  assert.is(resolveConfig({ brokers, balance: { strategy: 'consistent-hash', rebalance_rate: 5 } }).balance.rebalanceRate, 5);
+  assert.match(messageOf({ balance: { strategy: 'round-robin', rebalance_rate: 5 } }), /balance\.rebalance_rate: moves clients to where consistent hashing places them: needs strategy sticky or consistent-hash/);
+  assert.match(messageOf({ balance: { rebalance_rate: -1 } }), /balance\.rebalance_rate/);
+});
+
 test('workers: a whole number 1..64 or "auto", said exactly that with the value given', () => {
   for (const [value, shown] of [[256, '256'], [1.5, '1.5'], [65, '65'], [0, '0'], [-1, '-1'], ['many', '"many"'], [Infinity, 'Infinity'], [null, 'null']] as const) {
     const m = messageOf({ workers: value });
