@@ -5,7 +5,7 @@
 //   init(onEvents, events: Float64Array, data: Uint8Array)   the batch JS reads in onEvents(count)
 //   configureEngine(connectTimeoutMs, brokerConnectTimeoutMs, lingerMs, maxConnectBytes)
 //   setBrokers(ips: string[], ports: number[])      numeric addresses, by broker index
-//   listen(host | null, port, backlog) -> undefined | errno name
+//   listen(host | null, port, backlog) -> listener index | errno name     closeListener(index)
 //   closeListeners()
 //   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) / skipIn(slot, n) -> undefined | errno name
 //   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
@@ -207,8 +207,20 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   if (!any && (t != napi_string || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &host_len) != napi_ok)) return throw_arg(env, "host must be a numeric IP, or null for every address");
   if (int_arg(env, argv[1], 1, 65535, "port must be in [1, 65535]", &port) || int_arg(env, argv[2], 1, 65535, "backlog must be in [1, 65535]", &backlog)) return NULL;
   if (st == NULL) return errno_value(env, ESHUTDOWN);
-  int e = engine_listen(st, any ? NULL : host, (int)port, (int)backlog);
-  return e ? errno_value(env, e) : NULL;
+  int r = engine_listen(st, any ? NULL : host, (int)port, (int)backlog);
+  if (r < 0) return errno_value(env, -r);
+  napi_value index;
+  return napi_create_int32(env, r, &index) == napi_ok ? index : NULL;
+}
+
+/** closeListener(index): closes one listener (the index listen() gave); its connections go on. */
+static napi_value js_close_listener(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[1];
+  int64_t index;
+  if (get_args(env, info, 1, argv) || int_arg(env, argv[0], 0, 1 << 20, "index must be a listener index", &index)) return NULL;
+  if (st != NULL) engine_close_listener(st, (int)index);
+  return NULL;
 }
 
 static napi_value js_close_listeners(napi_env env, napi_callback_info info) {
@@ -612,6 +624,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "setBrokers", NULL, js_set_brokers, NULL, NULL, NULL, napi_enumerable, NULL },
     { "listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL },
     { "closeListeners", NULL, js_close_listeners, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_enumerable, NULL },
     { "want", NULL, js_want, NULL, NULL, NULL, napi_enumerable, NULL },
     { "refuse", NULL, js_refuse, NULL, NULL, NULL, napi_enumerable, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -495,9 +495,12 @@ int64_t engine_evict_oldest(state_t *st) {
 
 // ---- listeners ----------------------------------------------------------------------------------------
 
-/** Listens on host:port (NULL host: every address, IPv6 and IPv4) with SO_REUSEPORT. Returns 0 or an errno. */
+/** Listens on host:port (NULL host: every address, IPv6 and IPv4) with SO_REUSEPORT, in the first free
+ *  listener slot. Returns the slot (>= 0) or -errno. */
 int engine_listen(state_t *st, const char *host, int port, int backlog) {
-  if (st->nlisteners == kMaxListeners) return EMFILE;
+  int index = 0;
+  while (index < st->nlisteners && st->listeners[index].fd >= 0) index++;  // a slot closed by a reload
+  if (index == kMaxListeners) return -EMFILE;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   socklen_t len;
@@ -516,7 +519,7 @@ int engine_listen(state_t *st, const char *host, int port, int backlog) {
     v4->sin_port = htons((uint16_t)port);
     len = sizeof *v4;
   } else {
-    return EINVAL;  // JS passes resolved IPs
+    return -EINVAL;  // JS passes resolved IPs
   }
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0 && host == NULL && errno == EAFNOSUPPORT) {
@@ -529,7 +532,7 @@ int engine_listen(state_t *st, const char *host, int port, int backlog) {
     family = AF_INET;
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   }
-  if (fd < 0) return errno;
+  if (fd < 0) return -errno;
   int one = 1, zero = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   // Accepted sockets inherit it: no setsockopt per connection. Small MQTT packets go out at once.
@@ -540,25 +543,30 @@ int engine_listen(state_t *st, const char *host, int port, int backlog) {
   if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, backlog) != 0) {
     int e = errno;
     close(fd);
-    return e;
+    return -e;
   }
-  int index = st->nlisteners;
   struct epoll_event ev = { .events = EPOLLIN, .data = { .u64 = UINT64_MAX - (uint64_t)index } };
   if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int e = errno;
     close(fd);
-    return e;
+    return -e;
   }
   st->listeners[index] = (listener_t){ .fd = fd, .paused = 0, .paused_until = 0 };
-  st->nlisteners++;
-  return 0;
+  if (index == st->nlisteners) st->nlisteners++;
+  return index;
+}
+
+/** Closes listener slot `index` (a reload removed it); connections it accepted are not touched. */
+void engine_close_listener(state_t *st, int index) {
+  if (index < 0 || index >= st->nlisteners || st->listeners[index].fd < 0) return;
+  listener_t *l = &st->listeners[index];
+  if (!l->paused) epoll_ctl(st->epfd, EPOLL_CTL_DEL, l->fd, NULL);
+  close(l->fd);
+  *l = (listener_t){ .fd = -1, .paused = 0, .paused_until = 0 };
 }
 
 void engine_close_listeners(state_t *st) {
-  for (int i = 0; i < st->nlisteners; i++) {
-    if (!st->listeners[i].paused) epoll_ctl(st->epfd, EPOLL_CTL_DEL, st->listeners[i].fd, NULL);
-    close(st->listeners[i].fd);
-  }
+  for (int i = 0; i < st->nlisteners; i++) engine_close_listener(st, i);
   st->nlisteners = 0;
 }
 
@@ -578,7 +586,7 @@ static void on_epoll(uv_poll_t *h, int status, int events) {
     }
     if (u > kListenerTag) {
       int index = (int)(UINT64_MAX - u);
-      if (index < st->nlisteners) on_accept(st, index);
+      if (index < st->nlisteners && st->listeners[index].fd >= 0) on_accept(st, index);
       continue;
     }
     uint32_t slot = (uint32_t)(u >> 1);

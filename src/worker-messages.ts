@@ -31,6 +31,9 @@ export type ToWorker =
   | { type: 'shutdown' }
   | { type: 'tls-ticket-keys' } // rotated: every TLS listener takes the keys in shared.ticketKeys
   | { type: 'tls-material'; material: (TlsMaterial | undefined)[] } // reloaded certificates, per listener
+  // A reload's listeners, all of them, with each one's TLS material: the worker opens the new ones, then
+  // closes the gone ones (all or nothing); it answers listeners-applied.
+  | { type: 'listeners'; requestId: number; listeners: ResolvedConfig['listeners']; tls: (TlsMaterial | undefined)[] }
   // A new broker set (index = broker-table slot, see src/brokers/broker-slots.ts) and balance settings:
   // new placements use them; connections already placed are untouched.
   | { type: 'brokers'; brokers: BrokerConfig[]; balance: ResolvedConfig['balance'] }
@@ -48,7 +51,8 @@ export type FromWorker =
   | { type: 'listen-failed'; workerId: number; address: string; error: string }
   | { type: 'clients'; requestId: number; clients: ClientRecord[]; total: number }
   | { type: 'datapath-stats'; requestId: number; stats: DatapathStats }
-  | { type: 'heap'; requestId: number; usedHeapBytes: number };
+  | { type: 'heap'; requestId: number; usedHeapBytes: number }
+  | { type: 'listeners-applied'; requestId: number; failed: { address: string; error: string } | undefined };
 
 /** A worker's splice data path now (zeros on the JS path): pairs, and pipes pooled or holding bytes. */
 export type DatapathStats = { pairs: number; pipesPooled: number; pipesInUse: number; holds: number };

@@ -70,7 +70,7 @@ export class NativeSource {
   /** Where a front balancer's PROXY header says the client is (undefined: the socket's own addresses). */
   #proxied: (Proxied | undefined)[] = [];
   #forwarding = 0;
-  /** Per engine listener (in listen() order): its clients start with a PROXY header. */
+  /** Per engine listener index: its clients start with a PROXY header. */
   readonly #acceptsProxy: boolean[] = [];
   /** The slot whose PlacementAttempt is being built: its constructor asks for the address, synchronously. */
   #placingSlot = -1;
@@ -95,11 +95,16 @@ export class NativeSource {
     this.#engine.setBrokers(brokers.map((b) => b.ip ?? '127.0.0.1'), brokers.map((b) => b.port));
   }
 
-  /** Listens on a resolved IP (undefined: every address); an errno name on failure. */
-  listen(host: string | undefined, port: number, acceptProxy: boolean): string | undefined {
-    const failure = this.#engine.listen(host ?? null, port, 4096);
-    if (failure === undefined) this.#acceptsProxy.push(acceptProxy);
-    return failure;
+  /** Listens on a resolved IP (undefined: every address): the engine's listener index, or an errno name. */
+  listen(host: string | undefined, port: number, acceptProxy: boolean): number | string {
+    const index = this.#engine.listen(host ?? null, port, 4096);
+    if (typeof index === 'number') this.#acceptsProxy[index] = acceptProxy;
+    return index;
+  }
+
+  /** Closes one listener (a reload removed it); the clients it accepted go on. */
+  closeListener(index: number): void {
+    this.#engine.closeListener(index);
   }
 
   closeListeners(): void {

@@ -51,7 +51,10 @@ export type SpliceBinding = {
   /** Numeric IPs and ports, by broker index. */
   setBrokers(ips: string[], ports: number[]): void;
   /** SO_REUSEPORT listener on a numeric IP (null: every address, dual stack); an errno name on failure. */
-  listen(host: string | null, port: number, backlog: number): string | undefined;
+  /** The listener's index (its accepted events name it; a closed one's index is given out again), or an errno name. */
+  listen(host: string | null, port: number, backlog: number): number | string;
+  /** Closes one listener; the connections it accepted go on. */
+  closeListener(index: number): void;
   closeListeners(): void;
   /** Tell JS again once `bytes` are in (CONNECT phase). */
   want(slot: number, bytes: number): string | undefined;

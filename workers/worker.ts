@@ -1,7 +1,6 @@
 // Worker thread entry: listens with reusePort on every configured address and serves client connections:
 // plain TCP with the native engine (Linux) or Node sockets (the JS data path), TLS with Node's TLS server,
 // MQTT over WebSocket with an HTTP(S) server and the ws package.
-import { createServer, type Server } from 'node:net';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
@@ -14,12 +13,9 @@ import { stickyNowSec } from '../src/sticky/clock.ts';
 import { WorkerShares } from '../src/limits/worker-shares.ts';
 import { DeadlineList, type DeadlineEntry } from '../src/timers/deadline-list.ts';
 import { buildSelector } from '../src/balance/index.ts';
-import { acceptClient } from './client-connection.ts';
-import { createTlsListener, identityWantedBy, ServedCertificates } from './tls-source.ts';
-import { Server as TlsServer } from 'node:tls';
+import { identityWantedBy } from './tls-source.ts';
 import { TicketKeys } from '../src/tls/ticket-keys.ts';
-import { createWsListener } from './ws-source.ts';
-import { createProxyFront } from './proxy-front.ts';
+import { WorkerListeners } from './listeners.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { splice } from './splice-addon.ts';
@@ -95,64 +91,18 @@ function flushBytes(): void {
 }
 setInterval(flushBytes, bytesFlushIntervalMs).unref();
 
-const servers: Server[] = [];
 // TLS listeners (mqtts, wss): they share the process's session ticket keys (src/tls/ticket-keys.ts).
 const ticketKeys = new TicketKeys(data.shared.ticketKeys);
-/** Per listener index: a TLS listener's server and what it serves (replaced by a certificate reload). */
-const servedCerts = new Map<number, { server: TlsServer; certs: ServedCertificates }>();
+const listeners = new WorkerListeners(ctx, native, () => ticketKeys.read());
 // SLUICE_TEST_HOOKS=1 only (POST /debug/gc): V8's gc(), exposed on first use (a worker refuses
 // --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
 let gc: (() => void) | undefined;
 const post = (m: FromWorker) => port.postMessage(m);
 
 async function listenAll(): Promise<void> {
-  const addresses: string[] = [];
-  for (const [i, l] of config.listeners.entries()) {
-    if (native && l.protocol === 'mqtt') {
-      // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
-      const failure = native.listen(l.bind.host, l.bind.port, l.acceptProxyProtocol);
-      if (failure !== undefined) {
-        post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: `listen ${failure} ${l.bind.address}` });
-        return;
-      }
-      addresses.push(l.bind.address);
-      continue;
-    }
-    const material = data.tls[i];
-    const certs = material ? new ServedCertificates(material) : undefined;
-    // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx)
-      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx)
-      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, { acceptProxy: l.acceptProxyProtocol }));
-    if (server instanceof TlsServer && certs) {
-      // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
-      server.setTicketKeys(ticketKeys.read());
-      servedCerts.set(i, { server, certs });
-    }
-    // A front balancer's PROXY header before TLS or HTTP: a plain server reads it and hands the socket on
-    // (a plain mqtt listener reads it in the CONNECT phase instead).
-    const listening = l.acceptProxyProtocol && l.protocol !== 'mqtt'
-      ? createProxyFront(server, l.tls?.handshakeTimeoutMs ?? config.limits.connectTimeoutMs, ctx)
-      : server;
-    listening.on('error', (err) => log.error({ err }, 'listener error'));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        // reusePort: every worker binds the same address and the kernel spreads new connections.
-        // host is an IP (the primary resolved names), or undefined for ":port": "::" dual stack, 0.0.0.0 without IPv6.
-        listening.listen({ host: l.bind.host, port: l.bind.port, reusePort: true, backlog: 4096 }, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      post({ type: 'listen-failed', workerId: data.workerId, address: l.bind.address, error: (err as Error).message });
-      return;
-    }
-    servers.push(listening);
-    addresses.push(l.bind.address);
-  }
-  post({ type: 'listening', workerId: data.workerId, addresses, datapath: datapath.name });
+  const result = await listeners.apply(config.listeners, data.tls);
+  if ('failed' in result) post({ type: 'listen-failed', workerId: data.workerId, ...result.failed });
+  else post({ type: 'listening', workerId: data.workerId, addresses: result.addresses, datapath: datapath.name });
 }
 
 port.on('message', (m: ToWorker) => {
@@ -216,23 +166,24 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'tls-material':
       // A certificate reload: new handshakes get the new certificates; live connections keep theirs.
-      for (const [i, { server, certs }] of servedCerts) {
-        const next = m.material[i];
-        if (!next) continue;
-        try {
-          certs.replace(server, next);
-        } catch (err) {
-          log.error({ listener: config.listeners[i].bind.address, err: (err as Error).message }, 'TLS reload: this worker keeps its certificates');
+      listeners.replaceCertificates(m.material);
+      break;
+    case 'tls-ticket-keys':
+      listeners.setTicketKeys(ticketKeys.read());
+      break;
+    case 'listeners':
+      // A reload: the new list (all of it) and its TLS material; the answer says whether it took.
+      void listeners.apply(m.listeners, m.tls).then((result) => {
+        if ('failed' in result) log.error({ address: result.failed.address, error: result.failed.error }, 'reload: cannot listen; this worker keeps its listeners');
+        else {
+          ctx.config = { ...ctx.config, listeners: m.listeners };
+          ctx.identityWanted = identityWantedBy(ctx.config);
         }
-      }
+        post({ type: 'listeners-applied', requestId: m.requestId, failed: 'failed' in result ? result.failed : undefined });
+      });
       break;
-    case 'tls-ticket-keys': {
-      const keys = ticketKeys.read();
-      for (const { server } of servedCerts.values()) server.setTicketKeys(keys);
-      break;
-    }
     case 'shutdown':
-      for (const s of servers) s.close();
+      listeners.closeAll();
       native?.closeListeners();
       flushBytes();
       port.close();

@@ -26,8 +26,8 @@ export type AdminDeps = {
   counters: CounterTotals;
   admission: Admission;
   log: Logger;
-  /** TLS listeners' certificates now and the last reload (undefined: no TLS listener). */
-  tls?: { material: (TlsMaterial | undefined)[]; lastReload: ReloadOutcome | undefined };
+  /** The listeners now (a reload may change them), their TLS certificates and the last TLS reload. */
+  tls?: { listeners: ResolvedConfig['listeners']; material: (TlsMaterial | undefined)[]; lastReload: ReloadOutcome | undefined };
   /** Broker i's health checks (undefined: health checks are off). */
   health?: { health(i: number): BrokerHealth | undefined };
   /** Each discovery source's state. */
@@ -72,7 +72,7 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
     }]))) }],
     ['/api/discovery', { method: 'GET', handler: () => ok({ sources: d.discovery?.() ?? [] }) }],
     ['/api/tls', { method: 'GET', handler: () => ok({
-      listeners: d.config.listeners.flatMap((l, i) => {
+      listeners: (d.tls?.listeners ?? d.config.listeners).flatMap((l, i) => {
         const m = d.tls?.material[i];
         if (!m) return [];
         return [{

@@ -12,24 +12,45 @@ import { connect, createServer, type Server } from 'node:net';
 import { SluiceError, ErrorCode } from '../errors.ts';
 import type { ListenEndpoint } from '../config/resolved.ts';
 
-export type AddressClaim = { release(): Promise<void> };
+export type AddressClaim = {
+  /** Claims more addresses (a reload's new listeners; ones held already are skipped): all, or none and
+   *  a SLUICE_ERR_LISTEN naming the first that is taken. */
+  add(endpoints: readonly ListenEndpoint[]): Promise<void>;
+  /** Gives up these addresses (a reload removed their listeners). */
+  drop(endpoints: readonly ListenEndpoint[]): Promise<void>;
+  release(): Promise<void>;
+};
 
 const holderQueryTimeoutMs = 500;
 
 /** Claims every address for this process; throws SLUICE_ERR_LISTEN naming the first that is taken. */
 export async function claimListenAddresses(endpoints: readonly ListenEndpoint[]): Promise<AddressClaim> {
-  const held: Server[] = [];
-  const release = () => Promise.all(held.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined);
-  try {
-    for (const e of endpoints) {
-      if (process.platform === 'linux') held.push(await claim(e));
-      await probe(e);
+  // By address; the value is the claim socket (undefined off Linux: the probe alone).
+  const held = new Map<string, Server | undefined>();
+  const close = (s: Server | undefined) => new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+  const drop = async (addresses: readonly string[]) => {
+    for (const address of addresses) {
+      const s = held.get(address);
+      held.delete(address);
+      await close(s);
     }
-  } catch (err) {
-    await release();
-    throw err;
-  }
-  return { release };
+  };
+  const add = async (list: readonly ListenEndpoint[]) => {
+    const fresh = list.filter((e, i) => !held.has(e.address) && list.findIndex((o) => o.address === e.address) === i);
+    const mine: ListenEndpoint[] = [];
+    try {
+      for (const e of fresh) {
+        held.set(e.address, process.platform === 'linux' ? await claim(e) : undefined);
+        mine.push(e);
+        await probe(e);
+      }
+    } catch (err) {
+      await drop(mine.map((e) => e.address));
+      throw err;
+    }
+  };
+  await add(endpoints);
+  return { add, drop: (list) => drop(list.map((e) => e.address)), release: () => drop([...held.keys()]) };
 }
 
 function claimName(e: ListenEndpoint): string {

@@ -1,9 +1,11 @@
 // SIGHUP reload of the config file in the primary. The new file is read and checked whole (YAML, schema,
 // listener addresses, the probe password file, the broker set fitting the table); anything wrong refuses
-// it whole, logs why, and the running config stays. What a reload changes while running: the broker set
-// (added, removed, re-weighted, drained: src/primary/broker-control.ts), the balance settings, and the
-// health checks. Live connections are untouched (their broker keeps its slot) and the sticky table stays. A change
-// to any other key is logged as needing a restart and is not applied.
+// it whole, logs why, and the running config stays. What a reload changes while running: the listeners
+// (added, removed, changed: src/primary/listener-control.ts; done first, as the one step that can still
+// fail), the broker set (added, removed, re-weighted, drained: src/primary/broker-control.ts), the balance
+// settings, the health checks, the log level and the idle limit. Live connections are untouched (their
+// broker keeps its slot) and the sticky table stays. A change to any other key is logged as needing a
+// restart and is not applied.
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -12,7 +14,7 @@ import { readProbePassword } from '../health/credentials.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 
 /** Keys a reload applies while running (of limits, idle only: see changedKeys). */
-const liveKeys = ['brokers', 'balance', 'health', 'log', 'limits.idle'] as const;
+const liveKeys = ['listeners', 'brokers', 'balance', 'health', 'log', 'limits.idle'] as const;
 
 /**
  * Keys whose value differs (compared as JSON; the resolved configs have no functions): top-level keys,
@@ -28,6 +30,8 @@ export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): string[] {
 
 export type ReloadDeps = {
   path: string;
+  /** The new listeners to every worker; throws (nothing changed) when one cannot listen. */
+  applyListeners(listeners: ResolvedConfig['listeners']): Promise<void>;
   /** New static brokers (undefined: unchanged) and balance settings, to the broker table and the workers;
    *  throws (nothing changed) when the set does not fit the table. */
   applyConfig(staticBrokers: ResolvedConfig['brokers'] | undefined, balance: ResolvedConfig['balance']): Promise<void>;
@@ -62,6 +66,7 @@ export class ConfigReloader {
     let probePassword: Buffer | undefined;
     let restartNeeded: string[];
     let applied: string[];
+    let listenersChanged = false;
     try {
       next = await resolveListenerAddresses(loadConfigFile(path), path);
       probePassword = readProbePassword(next, path);
@@ -70,8 +75,14 @@ export class ConfigReloader {
       const demoChanged = changed.includes('demo');
       applied = changed.filter((k) => (liveKeys as readonly string[]).includes(k) && !(demoChanged && k === 'brokers'));
       restartNeeded = changed.filter((k) => !applied.includes(k));
+      if (applied.includes('listeners')) {
+        await this.#d.applyListeners(next.listeners);
+        listenersChanged = true;
+      }
       if (applied.includes('brokers') || applied.includes('balance')) await this.#d.applyConfig(applied.includes('brokers') ? next.brokers : undefined, next.balance);
     } catch (err) {
+      // Whole or not at all: listeners already changed go back.
+      if (listenersChanged) await this.#d.applyListeners(current.listeners).catch((e: Error) => log.error({ reason: e.message }, 'config reload: the listeners could not be put back'));
       const error = err instanceof Error ? err.message : String(err);
       counters.add('config_reload_failures');
       log.error({ trigger, path, reason: error }, 'config reload refused; the running config stays');
@@ -81,6 +92,7 @@ export class ConfigReloader {
     if (applied.includes('log') || applied.includes('limits.idle')) this.#d.applyRuntime(next.log.level, next.limits.idle);
     this.#current = {
       ...current,
+      listeners: next.listeners,
       balance: next.balance,
       health: next.health,
       log: next.log,

@@ -20,6 +20,7 @@ import { BrokerControl } from './broker-control.ts';
 import { ConfigReloader } from './config-reload.ts';
 import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
+import { ListenerControl } from './listener-control.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -94,20 +95,23 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   let admin: Server | undefined;
   let drainCloser: DrainCloser | undefined;
   let rebalancer: Rebalancer | undefined;
+  // Always there: a reload can add the first TLS listener. Its pool starts a thread only when asked.
+  const reloader = new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material));
+  const listeners = new ListenerControl(config.listeners, claim, supervisor, reloader, log);
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
     path: opts.configPath, log, counters,
+    applyListeners: (list) => listeners.apply(list),
     applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
     applyHealth: (health, password) => brokers.applyHealth(health, password),
     applyRuntime: (level, idle) => { log.level = level; supervisor.setRuntime(level, idle); },
   });
-  const reloader = tls.some(Boolean) ? new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material)) : undefined;
   try {
     await supervisor.start();
     brokers.start((set, balance) => supervisor.setBrokers(set, balance));
     drainCloser = new DrainCloser(brokerTable, () => brokers.brokers, config.workers, (broker, count) => supervisor.broadcast({ type: 'close-on-broker', broker, count }));
     rebalancer = new Rebalancer(brokerTable, () => brokers.brokers, () => brokers.balance.rebalanceRate, config.workers,
       (broker, count) => supervisor.broadcast({ type: 'move-to-broker', broker, count }), log);
-    reloader?.watchFiles();
+    reloader.watchFiles();
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
       health: brokers, discovery: () => brokers.discoveryStatus(),
@@ -117,7 +121,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     drainCloser?.stop();
     rebalancer?.stop();
     await brokers.stop();
-    await reloader?.close();
+    await reloader.close();
     await supervisor.stop(0);
     await demo?.close();
     await claim.release();
@@ -143,13 +147,13 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     async reload(trigger) {
       if (configReloader) await configReloader.reload(trigger);
       else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
-      if (reloader) await reloader.reload(trigger);
+      await reloader.reload(trigger);
     },
     async stop() {
       drainCloser?.stop();
       rebalancer?.stop();
       await brokers.stop();
-      await reloader?.close();
+      await reloader.close();
       clearInterval(sweeper);
       clearInterval(rotator);
       admin?.close();

@@ -123,6 +123,22 @@ export class Supervisor {
     this.broadcast({ type: 'brokers', brokers, balance });
   }
 
+  /**
+   * A reload's listeners (all of them) and their TLS material: workers started from now on get them;
+   * every listening worker opens the new ones and closes the gone ones. The first worker's failure (a
+   * worker that does not answer in time counts as one), or undefined when every worker took them.
+   */
+  async setListeners(listeners: ResolvedConfig['listeners'], tls: WorkerData['tls']): Promise<{ address: string; error: string } | undefined> {
+    this.#config = { ...this.#config, listeners };
+    this.#tls = tls;
+    const answers = await this.#askAll({ type: 'listeners', listeners, tls });
+    for (const a of answers) {
+      if (a === undefined) return { address: '', error: 'a worker did not answer in time' };
+      if (a.type === 'listeners-applied' && a.failed) return a.failed;
+    }
+    return undefined;
+  }
+
   /** Reloaded certificates: workers started from now on get these; running ones are told (broadcast). */
   setTls(tls: WorkerData['tls']): void {
     this.#tls = tls;
@@ -205,6 +221,7 @@ export class Supervisor {
           case 'clients':
           case 'datapath-stats':
           case 'heap':
+          case 'listeners-applied':
             this.#pending.get(m.requestId)?.(m);
             break;
         }

@@ -18,7 +18,7 @@ const kSettleMs = 500;
 export type ReloadOutcome = { atMs: number; trigger: string; ok: boolean; error?: string };
 
 export class TlsReloader {
-  readonly #config: ResolvedConfig;
+  #config: ResolvedConfig;
   readonly #source: string;
   readonly #log: Logger;
   readonly #publish: (material: (TlsMaterial | undefined)[]) => void;
@@ -43,12 +43,18 @@ export class TlsReloader {
     return this.#material;
   }
 
+  /** The listeners the material is for (same index). */
+  get listeners(): ResolvedConfig['listeners'] {
+    return this.#config.listeners;
+  }
+
   get lastReload(): ReloadOutcome | undefined {
     return this.#last;
   }
 
   /** Watches the directories of every TLS file (a rename replaces a file: its own watch would go quiet). */
   watchFiles(): void {
+    for (const w of this.#watchers.splice(0)) w.close();
     const files = new Set<string>();
     for (const l of this.#config.listeners) {
       if (!l.tls) continue;
@@ -81,17 +87,44 @@ export class TlsReloader {
 
   /** Reads and checks the files again; publishes the result if it is good. Reloads run one at a time. */
   reload(trigger: string): Promise<void> {
-    this.#running = this.#running.then(() => this.#reloadNow(trigger));
-    return this.#running;
+    return this.serialized(() => this.#reloadNow(trigger));
+  }
+
+  /** Runs `fn` after every reload before it and before any after it (a listener change uses it: the
+   *  material published must be for the listeners the workers have). */
+  serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#running.then(fn);
+    this.#running = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** The TLS material of `listeners` (a reload's new list), read and checked; throws with the reason. */
+  async check(listeners: ResolvedConfig['listeners']): Promise<(TlsMaterial | undefined)[]> {
+    if (!listeners.some((l) => l.tls)) return listeners.map(() => undefined);
+    const answer = await this.#check({ ...this.#config, listeners });
+    if (!answer.ok) throw new Error(answer.error);
+    for (const w of answer.warnings) this.#log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
+    return answer.material;
+  }
+
+  /** The workers now have `listeners` with `material`: certificate reloads and file watches follow them. */
+  follow(listeners: ResolvedConfig['listeners'], material: (TlsMaterial | undefined)[]): void {
+    this.#config = { ...this.#config, listeners };
+    this.#material = material;
+    this.watchFiles();
+  }
+
+  async #check(config: ResolvedConfig): Promise<CheckAnswer> {
+    try {
+      return await this.#pool.run({ config, source: this.#source });
+    } catch (err) {
+      return { ok: false, error: `the check failed: ${(err as Error).message}` };
+    }
   }
 
   async #reloadNow(trigger: string): Promise<void> {
-    let answer: CheckAnswer;
-    try {
-      answer = await this.#pool.run({ config: this.#config, source: this.#source });
-    } catch (err) {
-      answer = { ok: false, error: `the check failed: ${(err as Error).message}` };
-    }
+    if (!this.#config.listeners.some((l) => l.tls)) return; // no TLS listener: nothing to read
+    const answer = await this.#check(this.#config);
     if (!answer.ok) {
       this.#last = { atMs: Date.now(), trigger, ok: false, error: answer.error };
       this.#log.error({ trigger, reason: answer.error }, 'TLS reload refused; the certificates loaded before stay in use');
