@@ -32,6 +32,8 @@ export class WorkerListeners {
   readonly #ticketKeys: () => Buffer;
   /** Open listeners, in the order of the list they were last applied from. */
   #open: Open[] = [];
+  /** Applies run one at a time (a reload's list, then maybe its rollback, can arrive back to back). */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(ctx: WorkerContext, native: NativeSource | undefined, ticketKeys: () => Buffer) {
     this.#ctx = ctx;
@@ -44,7 +46,13 @@ export class WorkerListeners {
    * one cannot listen, the ones this call opened are closed again, nothing is closed, and the failure is
    * returned. Addresses listened on come back otherwise.
    */
-  async apply(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
+  apply(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
+    const run = this.#queue.then(() => this.#applyNow(listeners, tls));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #applyNow(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
     const byKey = new Map(this.#open.map((o) => [o.key, o]));
     const next: Open[] = [];
     const opened: Open[] = [];
