@@ -10,6 +10,7 @@ import { SluiceError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { runSluice } from './primary/run.ts';
 import { loadTlsMaterial } from './tls/material.ts';
+import { readAdminToken } from './admin/token.ts';
 import { readProbePassword } from './health/credentials.ts';
 import { chooseDemoEngine, findMosquitto, servedProtocols } from './demo/engine.ts';
 
@@ -23,7 +24,7 @@ Usage:
   sluice --help                 this text
 
 Signals: SIGTERM/SIGINT stop listening and close connections after a short grace period;
-SIGHUP reloads TLS certificates (live connections keep theirs).
+SIGHUP reloads the config file and the TLS certificates (live connections keep theirs).
 Exit codes: 0 ok, 1 runtime failure (e.g. cannot listen), 2 bad config or usage.
 `;
 
@@ -48,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   let config: ResolvedConfig;
   let tls: ReturnType<typeof loadTlsMaterial>;
   let probePassword: Buffer | undefined;
+  let adminToken: Buffer | undefined;
   try {
     const source = values.config ?? 'embedded default config';
     config = values.config ? loadConfigFile(values.config) : parseConfigText(embeddedConfigText, source);
@@ -56,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
     // Certificates and keys are read and checked before anything starts: a bad file is a config error.
     tls = loadTlsMaterial(config, source);
     probePassword = readProbePassword(config, source);
+    adminToken = readAdminToken(config, source);
   } catch (err) {
     if (err instanceof SluiceError) { process.stderr.write(`sluice: ${err.code}: ${err.message}\n`); return 2; }
     throw err;
@@ -67,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword });
+    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword, adminToken });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');

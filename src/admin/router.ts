@@ -15,6 +15,10 @@ import type { TlsMaterial } from '../tls/material.ts';
 import type { ReloadOutcome } from '../tls/reloader.ts';
 import type { BrokerHealth } from '../health/checker.ts';
 import type { SourceStatus } from '../discovery/polling-source.ts';
+import type { ReloadResult } from '../primary/config-reload.ts';
+import { bearerMatches } from './token.ts';
+import { clientView } from './client-view.ts';
+import { openApiDocument } from './openapi.ts';
 
 export type AdminDeps = {
   config: ResolvedConfig;
@@ -32,16 +36,27 @@ export type AdminDeps = {
   health?: { health(i: number): BrokerHealth | undefined };
   /** Each discovery source's state. */
   discovery?: () => SourceStatus[];
+  /** The bearer token calls that change something need (undefined: such calls are refused). */
+  token?: Buffer;
+  /** The balance settings now (a reload may change them). */
+  balance?: () => ResolvedConfig['balance'];
+  /** Drains (or undrains) a broker by name until a restart, with a close rate (undefined: the config's). */
+  drain?: (name: string, drain: boolean, closeRate: number | undefined) => Promise<'ok' | 'not-found'>;
+  /** Reloads the config file, as SIGHUP does, and says how it went. */
+  reload?: (trigger: string) => Promise<ReloadResult>;
 };
 
 /** What the server writes: a status, a JSON body, extra headers, and whether to close the connection. */
 export type AdminReply = { status: number; body: unknown; headers?: Record<string, string>; close?: boolean };
 
-type Handler = (url: URL) => AdminReply | Promise<AdminReply>;
-type Route = { method: 'GET' | 'POST'; handler: Handler; usage?: string };
+/** `params`: the path's `{name}` segments, percent-decoded. */
+type Handler = (url: URL, params: Record<string, string>) => AdminReply | Promise<AdminReply>;
+/** mutates: changes something, so it needs the bearer token (admin.token_file). */
+type Route = { method: 'GET' | 'POST'; handler: Handler; usage?: string; mutates?: boolean };
 
-/** Routes a request: `method` and `target` are as Node read them from the request line. */
-export type AdminRouter = (method: string, target: string) => Promise<AdminReply>;
+/** Routes a request: `method` and `target` are as Node read them from the request line, `authorization`
+ *  is the Authorization header (checked for calls that change something, never logged). */
+export type AdminRouter = (method: string, target: string, authorization?: string) => Promise<AdminReply>;
 
 const maxClientsListed = 10_000;
 
@@ -56,10 +71,15 @@ function slowStartOf(rampMs: number, upSinceSec: number): { since: string; share
 
 function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
   const routes = new Map<string, Route>([
-    ['/healthz', { method: 'GET', handler: () => {
-      const workers = d.supervisor.status();
-      const healthy = d.supervisor.allListening();
-      return { status: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'degraded', workers } };
+    // Alive: the primary answers. The workers' states are shown; readiness is /readyz.
+    ['/healthz', { method: 'GET', handler: () => ok({ status: 'ok', workers: d.supervisor.status() }) }],
+    // Ready for clients: every worker listens and at least one broker takes new clients.
+    ['/readyz', { method: 'GET', handler: () => {
+      const listening = d.supervisor.allListening();
+      const brokersUp = d.brokers().filter((b, i) => b.name !== '' && !b.removed && !b.drain && b.weight > 0 && d.brokerTable.isHealthy(i) && !d.brokerTable.isDraining(i)).length;
+      const ready = listening && brokersUp > 0;
+      const why = !listening ? 'not every worker is listening' : brokersUp === 0 ? 'no broker takes new clients (down, draining or weight 0)' : undefined;
+      return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', why, brokersUp, workers: d.supervisor.status() } };
     } }],
     ['/api/brokers', { method: 'GET', handler: () => ok(d.brokers().flatMap((b, i) => (b.name === '' ? [] : [{
       name: b.name, address: b.address, ip: b.ip, weight: b.weight,
@@ -90,6 +110,18 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       const clientId = url.searchParams.get('client_id') ?? undefined;
       return ok(await d.supervisor.listClients({ clientId, limit }));
     } }],
+    ['/api/clients/{id}', { method: 'GET', handler: async (_url, params) => ok(await clientView(params.id, {
+      brokers: d.brokers, balance: d.balance ?? (() => d.config.balance), brokerTable: d.brokerTable, stickyTable: d.stickyTable,
+      stickyTtlSec: d.config.sticky.ttlSec, connections: async (clientId) => (await d.supervisor.listClients({ clientId, limit: 100 })).clients,
+    })) }],
+    ['/api/brokers/{name}/drain', { method: 'POST', mutates: true, usage: 'POST /api/brokers/{name}/drain?close_rate=N', handler: (url, params) => drainCall(d, params.name, true, url) }],
+    ['/api/brokers/{name}/undrain', { method: 'POST', mutates: true, usage: 'POST /api/brokers/{name}/undrain', handler: (url, params) => drainCall(d, params.name, false, url) }],
+    ['/api/reload', { method: 'POST', mutates: true, usage: 'POST /api/reload', handler: async () => {
+      if (!d.reload) return { status: 404, body: { error: 'not available' } };
+      const result = await d.reload('admin API');
+      return { status: result.ok ? 200 : 409, body: result };
+    } }],
+    ['/openapi.json', { method: 'GET', handler: () => ok(openApiDocument) }],
     ['/api/stats', { method: 'GET', handler: async () => ok({
       counters: d.counters.snapshot(),
       openClients: d.admission.openClients(),
@@ -120,12 +152,55 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
   return routes;
 }
 
+/** POST /api/brokers/{name}/drain and /undrain; close_rate (clients a second, all workers) with drain only. */
+async function drainCall(d: AdminDeps, name: string, drain: boolean, url: URL): Promise<AdminReply> {
+  if (!d.drain) return { status: 404, body: { error: 'not available' } };
+  const raw = url.searchParams.get('close_rate');
+  const closeRate = raw === null || !drain ? undefined : Number(raw);
+  if (closeRate !== undefined && !(raw !== '' && Number.isFinite(closeRate) && closeRate >= 0 && closeRate <= 100_000)) {
+    return { status: 400, body: { error: 'close_rate: a number of clients a second, 0..100000' } };
+  }
+  if (await d.drain(name, drain, closeRate) === 'not-found') return { status: 404, body: { error: 'no broker by that name in the set' } };
+  return ok({ broker: name, draining: drain, closeRate });
+}
+
+type Compiled = { segments: string[]; route: Route };
+
+/** The route for `path` and its `{name}` segments, percent-decoded; 'bad-escape' for a segment that
+ *  does not decode (a broken %-escape sequence in UTF-8). */
+function match(compiled: readonly Compiled[], path: string): { route: Route; params: Record<string, string> } | 'bad-escape' | undefined {
+  const parts = path.split('/');
+  for (const { segments, route } of compiled) {
+    if (segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    let matched = true;
+    for (let k = 0; k < segments.length && matched; k++) {
+      const want = segments[k];
+      if (want.startsWith('{')) {
+        try {
+          params[want.slice(1, -1)] = decodeURIComponent(parts[k]);
+        } catch {
+          return 'bad-escape';
+        }
+        matched = parts[k] !== '';
+      } else {
+        matched = want === parts[k];
+      }
+    }
+    if (matched) return { route, params };
+  }
+  return undefined;
+}
+
 export function createRouter(d: AdminDeps, opts: { testHooks: boolean }): AdminRouter {
   const routes = routeTable(d, opts.testHooks);
-  const paths = [...routes].filter(([, r]) => r.method === 'GET').map(([path, r]) => r.usage ?? path);
+  const paths = [...routes].map(([path, r]) => r.usage ?? (r.method === 'GET' ? path : `${r.method} ${path}`));
+  // Fixed paths first, so /api/clients never reads as a {name}.
+  const compiled: Compiled[] = [...routes].map(([path, route]) => ({ segments: path.split('/'), route }))
+    .sort((a, b) => Number(a.segments.some((s) => s.startsWith('{'))) - Number(b.segments.some((s) => s.startsWith('{'))));
   const refusals = new RateLimitedLog(d.log);
 
-  return async (method, target) => {
+  return async (method, target, authorization) => {
     const url = parseTarget(target);
     if (!url) {
       // The target itself is not logged: it is whatever the client sent.
@@ -133,18 +208,28 @@ export function createRouter(d: AdminDeps, opts: { testHooks: boolean }): AdminR
       return { status: 400, body: { error: 'bad request target', expected: 'origin form, e.g. /healthz' }, close: true };
     }
     const path = url.pathname;
-    const route = routes.get(path);
-    if (!route) {
+    const found = match(compiled, path);
+    if (found === 'bad-escape') return { status: 400, body: { error: 'a path segment is not valid percent-encoded UTF-8' } };
+    if (!found) {
       refusals.warn('admin_not_found', { method, path }, 'admin: unknown path');
       return { status: 404, body: { error: 'not found', paths } };
     }
+    const { route, params } = found;
     const allowed = route.method === 'GET' ? ['GET', 'HEAD'] : [route.method];
     if (!allowed.includes(method)) {
       refusals.warn('admin_method', { method, path }, 'admin: method not allowed');
       return { status: 405, body: { error: 'method not allowed', allow: allowed }, headers: { allow: allowed.join(', ') } };
     }
+    if (route.mutates) {
+      if (!d.token) return { status: 403, body: { error: 'admin.token_file is not set: calls that change something are off' } };
+      if (!bearerMatches(authorization, d.token)) {
+        d.counters.add('admin_unauthorized');
+        refusals.warn('admin_unauthorized', { method, path }, 'admin: a call that changes something without the right bearer token');
+        return { status: 401, body: { error: 'a bearer token is required (Authorization: Bearer <admin.token_file>)' }, headers: { 'www-authenticate': 'Bearer realm="sluice"' } };
+      }
+    }
     try {
-      return await route.handler(url);
+      return await route.handler(url, params);
     } catch (err) {
       // Path and method only: never the query, headers or body (an admin token will travel in headers).
       const e = err instanceof Error ? err : new Error(String(err));

@@ -61,7 +61,7 @@ async function onRequest(req: IncomingMessage, res: ServerResponse, router: Admi
     if (body === 'too-large') {
       return answer(res, { status: 413, body: { error: 'request body too large', limitBytes: limits.maxBodyBytes }, close: true }, deps);
     }
-    answer(res, await router(req.method ?? '', req.url ?? ''), deps);
+    answer(res, await router(req.method ?? '', req.url ?? '', req.headers.authorization), deps);
   } catch (err) {
     // The router never throws; this is the net under everything else (writing, counting).
     try {

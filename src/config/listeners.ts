@@ -54,6 +54,12 @@ export async function resolveListenerAddresses(config: ResolvedConfig, source: s
       : `${b.endpoint.address} overlaps ${a.path} (${a.endpoint.address}): ${describeOverlap(a, b)}`;
     problems[j] = `  ${b.path}: ${reason}`;
   }
+  if (config.admin && !config.admin.tokenFile) {
+    const ip = binds[config.listeners.length]?.ip;
+    if (binds[config.listeners.length] && !isLoopback(ip)) {
+      problems[config.listeners.length] ??= `  admin.bind: ${config.admin.bind.address} is not a loopback address: set admin.token_file (the admin API drains brokers and reloads the config), or bind it to 127.0.0.1`;
+    }
+  }
   const lines = problems.filter(Boolean);
   if (lines.length > 0) throw configError(`${source} is invalid:\n${lines.join('\n')}`);
 
@@ -63,6 +69,13 @@ export async function resolveListenerAddresses(config: ResolvedConfig, source: s
     listeners: config.listeners.map((l, i) => ({ ...l, bind: withIp(i) })),
     admin: config.admin ? { ...config.admin, bind: withIp(config.listeners.length) } : undefined,
   };
+}
+
+/** 127.0.0.0/8, ::1, or an IPv4-mapped 127.x; undefined (every address) is not. */
+export function isLoopback(ip: string | undefined): boolean {
+  if (ip === undefined) return false;
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return v4.startsWith('127.') || ip === '::1';
 }
 
 /** How `sluice check` shows where a resolved listener listens. */

@@ -82,7 +82,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
       http: c.health.http && { scheme: c.health.http.scheme, port: c.health.http.port, path: c.health.http.path },
       passive: c.health.passive && { failures: c.health.passive.failures, cooldownMs: c.health.passive.cooldown },
     },
-    admin: c.admin ? { bind: c.admin.bind } : undefined,
+    admin: c.admin ? { bind: c.admin.bind, tokenFile: c.admin.token_file === undefined ? undefined : resolvePath(baseDir, c.admin.token_file) } : undefined,
     datapath: c.datapath,
     coalesceUs: c.coalesce_us,
     log: { level: c.log.level },

@@ -87,7 +87,8 @@ export type ResolvedConfig = {
     http: { scheme: 'http' | 'https'; port: number; path: string } | undefined;
     passive: { failures: number; cooldownMs: number } | undefined;
   };
-  admin: { bind: ListenEndpoint } | undefined;
+  /** tokenFile: the bearer token for calls that change something (read by the primary only). */
+  admin: { bind: ListenEndpoint; tokenFile: string | undefined } | undefined;
   /** auto = splice(2) where the native addon runs, else the JS pipe (SLUICE_DATAPATH overrides). */
   datapath: 'auto' | 'js' | 'splice';
   /** Native path: a source streaming small writes is held at most this long, in µs (0 = never held). */

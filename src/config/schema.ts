@@ -275,7 +275,11 @@ export const configSchema = z
         cooldown: duration(100, maxTimerMs, 'use at most 24d').default(10_000),
       }).optional(),
     }).prefault({}),
-    admin: z.strictObject({ bind: listenAddress('would make the admin endpoint listen on a random port') }).optional(),
+    // The admin API: loopback by default; another address needs a token (listeners.ts checks the resolved IP).
+    admin: z.strictObject({
+      bind: listenAddress('would make the admin endpoint listen on a random port').prefault('127.0.0.1:9100'),
+      token_file: z.string().min(1).optional(),
+    }).optional(),
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     // Native path: how long a source that streams small writes is held so they go on together (µs).
     coalesce_us: z.number().int().min(0).max(maxCoalesceUs).default(500),

@@ -82,6 +82,8 @@ export const counterNames = [
   // Admin HTTP endpoint (primary thread); see README "Admin endpoint".
   'admin_requests',
   'admin_bad_requests',
+  // A call that changes something (drain, reload) without the right bearer token: 401.
+  'admin_unauthorized',
   'admin_errors',
   'admin_client_errors',
   'admin_timeouts',

@@ -29,6 +29,8 @@ export class BrokerControl {
   #publish: Publish | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #lastSkipped = '';
+  /** Drains set through the admin API, by broker name: they win over the config's until a restart. */
+  readonly #drains = new Map<string, { drain: boolean; closeRate: number | undefined }>();
 
   constructor(config: ResolvedConfig, table: BrokerTable, log: Logger, counters: CounterSink, probePassword: Buffer | undefined) {
     this.#table = table;
@@ -109,6 +111,20 @@ export class BrokerControl {
     });
   }
 
+  /**
+   * Admin API: drains (no new clients; with closeRate, its clients closed that many a second) or undrains
+   * the broker named `name`, from now until a restart; reloads and discovery keep it.
+   */
+  setDrain(name: string, drain: boolean, closeRate: number | undefined): Promise<'ok' | 'not-found'> {
+    return this.#enqueue(async () => {
+      if (!this.#set.brokers.some((b) => b.name === name && !b.removed)) return 'not-found';
+      this.#drains.set(name, { drain, closeRate });
+      await this.#apply();
+      this.#log.info({ broker: name, drain, closeRate }, drain ? 'broker drained by the admin API' : 'broker undrained by the admin API');
+      return 'ok';
+    });
+  }
+
   health(i: number): BrokerHealth | undefined {
     return this.#health?.health(i);
   }
@@ -132,7 +148,12 @@ export class BrokerControl {
 
   /** Combines, applies, publishes (unless `quiet`: the caller publishes with new balance settings). */
   async #apply(quiet = false): Promise<void> {
-    const { brokers, skipped } = combineBrokers(this.#static, this.#discovery?.sets ?? []);
+    const combined = combineBrokers(this.#static, this.#discovery?.sets ?? []);
+    const { skipped } = combined;
+    const brokers = combined.brokers.map((b) => {
+      const o = this.#drains.get(b.name);
+      return o ? { ...b, drain: o.drain, drainCloseRate: o.drain ? o.closeRate ?? b.drainCloseRate : b.drainCloseRate } : b;
+    });
     const shown = skipped.join(',');
     if (shown !== this.#lastSkipped && skipped.length > 0) this.#log.warn({ skipped }, 'discovered brokers skipped: their name or address is already in the set');
     this.#lastSkipped = shown;

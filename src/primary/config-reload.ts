@@ -28,6 +28,9 @@ export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): string[] {
   return out;
 }
 
+/** How a reload went: the keys applied and those that wait for a restart, or why the file was refused. */
+export type ReloadResult = { ok: true; applied: string[]; restartNeeded: string[] } | { ok: false; error: string };
+
 export type ReloadDeps = {
   path: string;
   /** The new listeners to every worker; throws (nothing changed) when one cannot listen. */
@@ -46,7 +49,7 @@ export type ReloadDeps = {
 export class ConfigReloader {
   #current: ResolvedConfig;
   readonly #d: ReloadDeps;
-  #running: Promise<void> = Promise.resolve();
+  #running: Promise<unknown> = Promise.resolve();
 
   constructor(current: ResolvedConfig, deps: ReloadDeps) {
     this.#current = current;
@@ -54,12 +57,13 @@ export class ConfigReloader {
   }
 
   /** Reloads run one at a time, in order. */
-  reload(trigger: string): Promise<void> {
-    this.#running = this.#running.then(() => this.#reloadNow(trigger));
-    return this.#running;
+  reload(trigger: string): Promise<ReloadResult> {
+    const run = this.#running.then(() => this.#reloadNow(trigger));
+    this.#running = run.catch(() => undefined);
+    return run;
   }
 
-  async #reloadNow(trigger: string): Promise<void> {
+  async #reloadNow(trigger: string): Promise<ReloadResult> {
     const { path, log, counters } = this.#d;
     const current = this.#current;
     let next: ResolvedConfig;
@@ -86,7 +90,7 @@ export class ConfigReloader {
       const error = err instanceof Error ? err.message : String(err);
       counters.add('config_reload_failures');
       log.error({ trigger, path, reason: error }, 'config reload refused; the running config stays');
-      return;
+      return { ok: false, error };
     }
     await this.#d.applyHealth(next.health, probePassword);
     if (applied.includes('log') || applied.includes('limits.idle')) this.#d.applyRuntime(next.log.level, next.limits.idle);
@@ -102,5 +106,6 @@ export class ConfigReloader {
     counters.add('config_reloads');
     log.info({ trigger, path, applied }, 'config reloaded');
     if (restartNeeded.length > 0) log.warn({ trigger, keys: restartNeeded }, 'config reload: these keys changed but apply only at a restart; they keep their running values');
+    return { ok: true, applied, restartNeeded };
   }
 }

@@ -17,7 +17,7 @@ import { startAdmin } from '../admin/server.ts';
 import { Supervisor } from './supervisor.ts';
 import { claimListenAddresses } from './address-claim.ts';
 import { BrokerControl } from './broker-control.ts';
-import { ConfigReloader } from './config-reload.ts';
+import { ConfigReloader, type ReloadResult } from './config-reload.ts';
 import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { ListenerControl } from './listener-control.ts';
@@ -30,16 +30,16 @@ const shutdownGraceMs = 5000;
 
 export type Running = {
   stop(): Promise<void>;
-  /** SIGHUP: reloads the config file (brokers, balance, health) and the TLS files; on any problem what
-   *  runs stays. */
-  reload(trigger: string): Promise<void>;
+  /** SIGHUP (and POST /api/reload): reloads the config file and the TLS files; on any problem what runs
+   *  stays. */
+  reload(trigger: string): Promise<ReloadResult>;
 };
 
 /**
  * source: how logs name the config; configPath: its file (undefined: the embedded default, nothing to
- * reload); probePassword: read by the primary before the start, never sent to the workers.
+ * reload); probePassword and adminToken: read by the primary before the start, never sent to the workers.
  */
-export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer };
+export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer; adminToken?: Buffer };
 
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
 export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], opts: RunOptions = {}): Promise<Running> {
@@ -96,6 +96,13 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   let drainCloser: DrainCloser | undefined;
   let rebalancer: Rebalancer | undefined;
   // Always there: a reload can add the first TLS listener. Its pool starts a thread only when asked.
+  const reloadAll = async (trigger: string): Promise<ReloadResult> => {
+    let result: ReloadResult = { ok: true, applied: [], restartNeeded: [] };
+    if (configReloader) result = await configReloader.reload(trigger);
+    else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
+    await reloader.reload(trigger);
+    return result;
+  };
   const reloader = new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material));
   const listeners = new ListenerControl(config.listeners, claim, supervisor, reloader, log);
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
@@ -115,6 +122,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
       health: brokers, discovery: () => brokers.discoveryStatus(),
+      token: opts.adminToken, balance: () => brokers.balance, drain: (name, drain, rate) => brokers.setDrain(name, drain, rate), reload: reloadAll,
     });
   } catch (err) {
     clearInterval(folder);
@@ -144,11 +152,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   }, 'sluice ready');
 
   return {
-    async reload(trigger) {
-      if (configReloader) await configReloader.reload(trigger);
-      else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
-      await reloader.reload(trigger);
-    },
+    reload: reloadAll,
     async stop() {
       drainCloser?.stop();
       rebalancer?.stop();

@@ -126,6 +126,8 @@ export class StickyTable {
   readonly capacity: number;
   /** Generation of the pin the last find() (or claim()) on this view returned. Views are per thread. */
   foundGeneration = 0;
+  /** Last activity (sticky-clock seconds) of the pin the last find() returned. */
+  foundLastSeenSec = 0;
   readonly #w: Int32Array;
   readonly #mask: number;
 
@@ -164,6 +166,12 @@ export class StickyTable {
     return broker < 0 ? undefined : { broker, generation: this.foundGeneration };
   }
 
+  /** lookup() with the pin's last activity (sticky-clock seconds; it expires ttl after that), for the admin API. */
+  pinOf(key: KeyHash, nowSec: number, ttlSec: number): (StickyPin & { lastSeenSec: number }) | undefined {
+    const broker = this.find(key, nowSec, ttlSec);
+    return broker < 0 ? undefined : { broker, generation: this.foundGeneration, lastSeenSec: this.foundLastSeenSec };
+  }
+
   /**
    * The data path's lookup, allocation-free: the broker of `key`'s pin, or -1 if there is none, it has
    * expired, or its slot stayed locked. On a pin, foundGeneration holds the generation it was made under.
@@ -196,6 +204,7 @@ export class StickyTable {
         if (keyLo !== lo || keyHi !== hi) break;
         if (isExpired(lastSeenSec, nowSec | 0, ttlSec)) return -1;
         this.foundGeneration = generation >>> 0;
+        this.foundLastSeenSec = lastSeenSec;
         return broker;
       }
     }

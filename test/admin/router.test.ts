@@ -9,7 +9,7 @@ import { Counters, CounterTotals } from '../../src/metrics/counters.ts';
 
 type Line = { level: number; msg: string; path?: string; method?: string; err?: string };
 
-function fixture(supervisor: Partial<AdminDeps['supervisor']>, testHooks = false) {
+function fixture(supervisor: Partial<AdminDeps['supervisor']>, testHooks = false, more: Partial<AdminDeps> = {}) {
   const lines: Line[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
   const deps = {
@@ -17,6 +17,7 @@ function fixture(supervisor: Partial<AdminDeps['supervisor']>, testHooks = false
     supervisor: { status: () => [], allListening: () => true, ...supervisor },
     counters: new CounterTotals(Counters.allocate()),
     log: pino({ level: 'trace' }, sink),
+    ...more,
   } as unknown as AdminDeps;
   return { lines, route: createRouter(deps, { testHooks }) };
 }
@@ -58,13 +59,43 @@ test('bad target 400 (closes), unknown path 404 with the paths, wrong method 405
   assert.is(bad.close, true);
   const missing = await route('GET', '/nope');
   assert.is(missing.status, 404);
-  assert.equal((missing.body as { paths: string[] }).paths, ['/healthz', '/api/brokers', '/api/discovery', '/api/tls', '/api/clients?client_id=&limit=', '/api/stats']);
+  assert.equal((missing.body as { paths: string[] }).paths, [
+    '/healthz', '/readyz', '/api/brokers', '/api/discovery', '/api/tls', '/api/clients?client_id=&limit=', '/api/clients/{id}',
+    'POST /api/brokers/{name}/drain?close_rate=N', 'POST /api/brokers/{name}/undrain', 'POST /api/reload', '/openapi.json', '/api/stats',
+  ]);
   for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', '']) {
     const r = await route(method, '/healthz');
     assert.is(r.status, 405, method);
     assert.equal(r.headers, { allow: 'GET, HEAD' });
   }
   assert.is((await route('HEAD', '/healthz')).status, 200);
+});
+
+test('calls that change something: 403 without a configured token, 401 without the right one, the handler with it', async () => {
+  const drains: [string, boolean, number | undefined][] = [];
+  const drain = async (name: string, on: boolean, rate: number | undefined) => { drains.push([name, on, rate]); return name === 'a b' ? 'ok' as const : 'not-found' as const; };
+  assert.is((await fixture({}, false, { drain }).route('POST', '/api/brokers/x/drain')).status, 403);
+  const token = Buffer.from('0123456789abcdef-token');
+  const { route } = fixture({}, false, { drain, token });
+  for (const auth of [undefined, '', 'Bearer', 'Bearer 0123456789abcdef-toke', 'Basic 0123456789abcdef-token', 'Bearer 0123456789abcdef-token x']) {
+    const r = await route('POST', '/api/brokers/x/drain', auth);
+    assert.is(r.status, 401, String(auth));
+  }
+  assert.equal(drains, [], 'no handler ran');
+  const r = await route('POST', '/api/brokers/a%20b/drain?close_rate=5', 'Bearer 0123456789abcdef-token');
+  assert.equal([r.status, r.body], [200, { broker: 'a b', draining: true, closeRate: 5 }]);
+  assert.is((await route('POST', '/api/brokers/zz/undrain', 'bearer  0123456789abcdef-token')).status, 404);
+  assert.equal(drains, [['a b', true, 5], ['zz', false, undefined]]);
+  assert.is((await route('POST', '/api/brokers/%E0%A4%A/drain', 'Bearer 0123456789abcdef-token')).status, 400, 'a broken escape');
+  assert.is((await route('POST', '/api/brokers//drain', 'Bearer 0123456789abcdef-token')).status, 404, 'an empty name');
+  assert.is((await route('GET', '/api/brokers/a/drain')).status, 405);
+});
+
+test('the OpenAPI document names exactly the routes served (test hooks aside)', async () => {
+  const { openApiDocument } = await import('../../src/admin/openapi.ts');
+  const { route } = fixture({});
+  const paths = ((await route('GET', '/nope')).body as { paths: string[] }).paths.map((p) => p.replace(/^POST /, '').replace(/\?.*$/, ''));
+  assert.equal(Object.keys(openApiDocument.paths).sort(), [...new Set(paths)].sort());
 });
 
 test('test hooks exist only when asked for', async () => {

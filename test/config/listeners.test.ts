@@ -63,6 +63,20 @@ test('the admin endpoint on a listener address is an error too', async () => {
   assert.match(await errorOf([':1883'], '127.0.0.1:1883'), /admin\.bind: 127\.0\.0\.1:1883 overlaps listeners\[0\]\.bind \(:1883\)/);
 });
 
+test('admin: loopback by default; another address needs admin.token_file', async () => {
+  assert.equal(resolveConfig({ brokers, admin: {} }, 'l.yaml').admin?.bind.address, '127.0.0.1:9100');
+  for (const bind of ['127.0.0.1:9100', '[::1]:9100', 'localhost:9100', '127.0.0.2:9100', '[::ffff:127.0.0.1]:9100']) {
+    const c = await resolveListenerAddresses(configWith(['127.0.0.1:1883'], bind), 'l.yaml', fakeLookup);
+    assert.ok(c.admin, bind);
+  }
+  for (const bind of [':9100', '0.0.0.0:9100', '10.0.0.7:9100', 'mqtt.example:9100']) {
+    assert.match(await errorOf(['127.0.0.1:1883'], bind), /admin\.bind: .* is not a loopback address: set admin\.token_file/, bind);
+  }
+  const withToken = resolveConfig({ brokers, admin: { bind: '0.0.0.0:9100', token_file: 'admin.token' } }, 'l.yaml', '/etc/sluice');
+  assert.is(withToken.admin?.tokenFile, '/etc/sluice/admin.token');
+  assert.ok((await resolveListenerAddresses(withToken, 'l.yaml', fakeLookup)).admin);
+});
+
 test('every problem is listed, an unresolvable name included', async () => {
   const m = await errorOf(['127.0.0.1:1883', 'localhost:1883', 'nowhere.invalid:1884', ':1885', '[::1]:1885']);
   assert.is(m, [

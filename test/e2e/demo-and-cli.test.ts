@@ -154,7 +154,8 @@ test('a worker that dies is replaced and the others keep serving', async () => {
   let served = 0;
   const resets: string[] = [];
   for (let i = 0; i < 100; i++) {
-    health = await demo.admin<{ workers: { id: number; restarts: number }[] }>('/healthz');
+    // Ready again (every worker listening) once the replacement listens.
+    health = await demo.admin<{ workers: { id: number; restarts: number }[] }>('/readyz');
     if (health.body.workers.find((w) => w.id === 1)!.restarts === 1) sawRestart = true;
     if (sawRestart && health.status === 200) break;
     // Meanwhile clients are still served (by worker 2, or the replacement). A connection the kernel had

@@ -25,12 +25,12 @@ export type SluiceProcess = {
  * `config` is the YAML config minus listeners/admin, which this helper fills with free ports.
  * `listenHost` is the listener's host part (default 127.0.0.1; '' gives ":port", "[::1]" an IPv6 one).
  */
-export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number; env?: Record<string, string>; listenHost?: string } = {}): Promise<SluiceProcess> {
+export async function startSluice(config: Record<string, unknown>, opts: { timeoutMs?: number; env?: Record<string, string>; listenHost?: string; adminTokenFile?: string } = {}): Promise<SluiceProcess> {
   const port = await freePort();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sluice-test-'));
   const file = join(dir, 'sluice.yaml');
-  const write = (c: Record<string, unknown>) => writeFileSync(file, stringify({ listeners: [{ bind: `${opts.listenHost ?? '127.0.0.1'}:${port}` }], admin: { bind: `127.0.0.1:${adminPort}` }, ...c }));
+  const write = (c: Record<string, unknown>) => writeFileSync(file, stringify({ listeners: [{ bind: `${opts.listenHost ?? '127.0.0.1'}:${port}` }], admin: { bind: `127.0.0.1:${adminPort}`, token_file: opts.adminTokenFile }, ...c }));
   write(config);
   const proc = spawn(process.execPath, [cli, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
