@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "splice",
-      "sources": ["native/engine.c", "native/pump.c", "native/deadline.c", "native/binding.c"],
+      "sources": ["native/engine.c", "native/pump.c", "native/deadline.c", "native/binding.c", "native/notify.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"]
     }

@@ -12,6 +12,7 @@
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number   endPair(slot) -> undefined | errno name
 //   tapBroker(slot, flags) -> undefined | errno name
+//   sdNotify(socketPath, message) -> undefined | errno name
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -211,6 +212,18 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   if (r < 0) return errno_value(env, -r);
   napi_value index;
   return napi_create_int32(env, r, &index) == napi_ok ? index : NULL;
+}
+
+/** sdNotify(socketPath, message) -> undefined | errno name: a systemd notify datagram (notify.c). */
+static napi_value js_sd_notify(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char path[128], msg[4096];
+  size_t path_len, msg_len;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &path_len) != napi_ok || path_len + 1 >= sizeof path) return throw_arg(env, "socketPath must be a string of at most 107 bytes");
+  if (napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &msg_len) != napi_ok || msg_len + 1 >= sizeof msg) return throw_arg(env, "message must be a string under 4 KiB");
+  int e = notify_send(path, path_len, msg, msg_len);
+  return e ? errno_value(env, e) : NULL;
 }
 
 /** closeListener(index): closes one listener (the index listen() gave); its connections go on. */
@@ -625,6 +638,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL },
     { "closeListeners", NULL, js_close_listeners, NULL, NULL, NULL, napi_enumerable, NULL },
     { "closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "sdNotify", NULL, js_sd_notify, NULL, NULL, NULL, napi_enumerable, NULL },
     { "want", NULL, js_want, NULL, NULL, NULL, napi_enumerable, NULL },
     { "refuse", NULL, js_refuse, NULL, NULL, NULL, napi_enumerable, NULL },
     { "connect", NULL, js_connect, NULL, NULL, NULL, napi_enumerable, NULL },

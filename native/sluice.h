@@ -202,6 +202,8 @@ int conn_interest(conn_t *c, int side, uint32_t events);
 void conn_unregister(conn_t *c, int side);
 int engine_listen(state_t *st, const char *host, int port, int backlog);
 void engine_close_listener(state_t *st, int index);
+// notify.c: one sd_notify(3) datagram to `path` ('@' first: abstract); 0 or an errno.
+int notify_send(const char *path, size_t path_len, const char *msg, size_t len);
 void engine_close_listeners(state_t *st);
 int engine_connect(conn_t *c, uint32_t broker, const uint8_t *prefix, size_t prefix_len);
 void engine_rearm_client(conn_t *c);

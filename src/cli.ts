@@ -11,6 +11,7 @@ import { createLogger } from './log.ts';
 import { runSluice } from './primary/run.ts';
 import { loadTlsMaterial } from './tls/material.ts';
 import { readAdminToken } from './admin/token.ts';
+import { ServiceNotify } from './primary/service-notify.ts';
 import { readProbePassword } from './health/credentials.ts';
 import { chooseDemoEngine, findMosquitto, servedProtocols } from './demo/engine.ts';
 
@@ -23,7 +24,8 @@ Usage:
   sluice check --config FILE    validate a config file and print what Sluice would do
   sluice --help                 this text
 
-Signals: SIGTERM/SIGINT stop listening and close connections after a short grace period;
+Signals: SIGTERM/SIGINT stop listening; live connections get shutdown.drain_timeout (30s) to end,
+then are closed (the same signal again: at once); exit 0.
 SIGHUP reloads the config file and the TLS certificates (live connections keep theirs).
 Exit codes: 0 ok, 1 runtime failure (e.g. cannot listen), 2 bad config or usage.
 `;
@@ -67,10 +69,12 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'check') { process.stdout.write(describe(config, values.config ?? 'embedded default', tls)); return 0; }
 
   const log = createLogger(config.log.level);
+  // Under systemd (Type=notify): READY, RELOADING, STOPPING, WATCHDOG. Read before anything is started.
+  const notify = new ServiceNotify(log);
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword, adminToken });
+    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword, adminToken, notify });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');
@@ -78,12 +82,15 @@ async function main(argv: string[]): Promise<number> {
   }
   // SIGHUP reloads the config file and the TLS files; without a handler it would end the process.
   process.on('SIGHUP', () => void running.reload('SIGHUP'));
+  // SIGTERM/SIGINT: a graceful stop (the drain); the same signal again ends the drain at once.
   await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => { log.info({ signal }, 'shutting down'); resolve(); };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    const onSignal = (signal: string) => {
+      log.info({ signal }, 'stop signal');
+      void running.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
-  await running.stop();
   return 0;
 }
 

@@ -28,7 +28,8 @@ export type WorkerData = {
 export type ToWorker =
   | { type: 'list-clients'; requestId: number; clientId?: string; limit: number }
   | { type: 'datapath-stats'; requestId: number }
-  | { type: 'shutdown' }
+  // Close the listeners; live connections get drainMs to end, then are closed; then the thread ends.
+  | { type: 'shutdown'; drainMs: number }
   | { type: 'tls-ticket-keys' } // rotated: every TLS listener takes the keys in shared.ticketKeys
   | { type: 'tls-material'; material: (TlsMaterial | undefined)[] } // reloaded certificates, per listener
   // A reload's listeners, all of them, with each one's TLS material: the worker opens the new ones, then

@@ -370,6 +370,10 @@ class ForwardedPair implements JsPair {
     this.#close();
   }
 
+  shutdown(): void {
+    this.#close();
+  }
+
   moveTo(to: number): boolean {
     if (!this.#pinned || this.#closedFor !== undefined || !repinIfHomedOn(this.#ctx, this.#key, this.broker, to)) return false;
     this.#closedFor = 'move';

@@ -20,6 +20,8 @@ export type JsPair = {
   drain(): void;
   /** A rebalance toward broker `to`: if the client is homed there, its pin moves and it is closed (true). */
   moveTo(to: number): boolean;
+  /** Shutdown's drain timed out: closed now. */
+  shutdown(): void;
 };
 
 export type WorkerContext = {

@@ -16,6 +16,7 @@ import { buildSelector } from '../src/balance/index.ts';
 import { identityWantedBy } from './tls-source.ts';
 import { TicketKeys } from '../src/tls/ticket-keys.ts';
 import { WorkerListeners } from './listeners.ts';
+import { WorkerShutdown } from './shutdown.ts';
 import type { ClientRecord, WorkerContext } from './worker-context.ts';
 import { chooseDatapath } from './datapath.ts';
 import { splice } from './splice-addon.ts';
@@ -98,6 +99,16 @@ const listeners = new WorkerListeners(ctx, native, () => ticketKeys.read());
 // --expose-gc in execArgv; the flag set at run time gives a fresh context its gc global).
 let gc: (() => void) | undefined;
 const post = (m: FromWorker) => port.postMessage(m);
+
+const shutdown = new WorkerShutdown({
+  ctx,
+  share,
+  closeListeners: () => { listeners.closeAll(); native?.closeListeners(); },
+  stopSpliced: () => splice?.stopAll() ?? 0,
+  flush: flushBytes,
+  // process.exit in a worker thread ends the thread only; its sockets close with it.
+  exit: () => { port.close(); process.exit(0); },
+});
 
 async function listenAll(): Promise<void> {
   const result = await listeners.apply(config.listeners, data.tls);
@@ -183,10 +194,7 @@ port.on('message', (m: ToWorker) => {
       });
       break;
     case 'shutdown':
-      listeners.closeAll();
-      native?.closeListeners();
-      flushBytes();
-      port.close();
+      shutdown.begin(m.drainMs);
       break;
   }
 });

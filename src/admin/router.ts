@@ -75,10 +75,10 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
     ['/healthz', { method: 'GET', handler: () => ok({ status: 'ok', workers: d.supervisor.status() }) }],
     // Ready for clients: every worker listens and at least one broker takes new clients.
     ['/readyz', { method: 'GET', handler: () => {
-      const listening = d.supervisor.allListening();
+      const listening = d.supervisor.allListening() && !d.supervisor.stopping;
       const brokersUp = d.brokers().filter((b, i) => b.name !== '' && !b.removed && !b.drain && b.weight > 0 && d.brokerTable.isHealthy(i) && !d.brokerTable.isDraining(i)).length;
       const ready = listening && brokersUp > 0;
-      const why = !listening ? 'not every worker is listening' : brokersUp === 0 ? 'no broker takes new clients (down, draining or weight 0)' : undefined;
+      const why = d.supervisor.stopping ? 'shutting down' : !listening ? 'not every worker is listening' : brokersUp === 0 ? 'no broker takes new clients (down, draining or weight 0)' : undefined;
       return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', why, brokersUp, workers: d.supervisor.status() } };
     } }],
     ['/api/brokers', { method: 'GET', handler: () => ok(d.brokers().flatMap((b, i) => (b.name === '' ? [] : [{

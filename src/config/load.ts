@@ -85,6 +85,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
     admin: c.admin ? { bind: c.admin.bind, tokenFile: c.admin.token_file === undefined ? undefined : resolvePath(baseDir, c.admin.token_file) } : undefined,
     datapath: c.datapath,
     coalesceUs: c.coalesce_us,
+    shutdown: { drainTimeoutMs: c.shutdown.drain_timeout },
     log: { level: c.log.level },
   };
 }

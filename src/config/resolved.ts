@@ -93,5 +93,7 @@ export type ResolvedConfig = {
   datapath: 'auto' | 'js' | 'splice';
   /** Native path: a source streaming small writes is held at most this long, in µs (0 = never held). */
   coalesceUs: number;
+  /** SIGTERM: how long live connections get to end before they are closed. */
+  shutdown: { drainTimeoutMs: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
 };

@@ -283,6 +283,10 @@ export const configSchema = z
     datapath: z.enum(['auto', 'js', 'splice']).default('auto'),
     // Native path: how long a source that streams small writes is held so they go on together (µs).
     coalesce_us: z.number().int().min(0).max(maxCoalesceUs).default(500),
+    // SIGTERM: listeners close at once; live connections get this long to end, then are closed.
+    shutdown: z.strictObject({
+      drain_timeout: duration(0, 3_600_000, 'use at most 1h (a service manager stops waiting long before)').default(30_000),
+    }).prefault({}),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     }).prefault({}),

@@ -86,6 +86,7 @@ export class WorkerShare {
   brokerClosed(i: number): void { Atomics.sub(this.#words, this.#brokerAt(i), 1); }
 
   pending(): number { return Atomics.load(this.#words, this.#base + kPendingField); }
+  admittedCount(): number { return Atomics.load(this.#words, this.#base + kAdmittedField); }
 
   #brokerAt(i: number): number {
     if (!(i >= 0 && i < this.#maxBrokers)) throw new RangeError(`broker index ${i} out of range 0..${this.#maxBrokers - 1}`);

@@ -21,14 +21,15 @@ import { ConfigReloader, type ReloadResult } from './config-reload.ts';
 import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { ListenerControl } from './listener-control.ts';
+import type { ServiceNotify } from './service-notify.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
 // worker at 100k events/s takes 12 hours); admin reads fold too, so counts are exact when asked.
 const counterFoldIntervalMs = 1000;
-const shutdownGraceMs = 5000;
 
 export type Running = {
+  /** SIGTERM: the drain (config shutdown.drain_timeout), then everything stops. Again: the drain ends now. */
   stop(): Promise<void>;
   /** SIGHUP (and POST /api/reload): reloads the config file and the TLS files; on any problem what runs
    *  stays. */
@@ -39,7 +40,7 @@ export type Running = {
  * source: how logs name the config; configPath: its file (undefined: the embedded default, nothing to
  * reload); probePassword and adminToken: read by the primary before the start, never sent to the workers.
  */
-export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer; adminToken?: Buffer };
+export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer; adminToken?: Buffer; notify?: ServiceNotify };
 
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
 export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], opts: RunOptions = {}): Promise<Running> {
@@ -96,11 +97,18 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   let drainCloser: DrainCloser | undefined;
   let rebalancer: Rebalancer | undefined;
   // Always there: a reload can add the first TLS listener. Its pool starts a thread only when asked.
+  const notify = opts.notify;
+  const readyStatus = () => `serving ${supervisor.status().length} workers, ${brokers.brokers.filter((b) => b.name !== '' && !b.removed).length} brokers`;
   const reloadAll = async (trigger: string): Promise<ReloadResult> => {
+    notify?.reloading();
     let result: ReloadResult = { ok: true, applied: [], restartNeeded: [] };
-    if (configReloader) result = await configReloader.reload(trigger);
-    else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
-    await reloader.reload(trigger);
+    try {
+      if (configReloader) result = await configReloader.reload(trigger);
+      else log.info({ trigger }, 'reload: running on the embedded default config, no file to read again');
+      await reloader.reload(trigger);
+    } finally {
+      notify?.ready(result.ok ? readyStatus() : `reload refused; running as before: ${result.error}`);
+    }
     return result;
   };
   const reloader = new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material));
@@ -150,22 +158,38 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     discovery: config.discovery.map((d) => d.type),
     health: config.health.mqtt ? `mqtt every ${config.health.mqtt.intervalMs}ms` : 'off',
   }, 'sluice ready');
+  notify?.ready(readyStatus());
+  let stopping: Promise<void> | undefined;
 
   return {
     reload: reloadAll,
-    async stop() {
-      drainCloser?.stop();
-      rebalancer?.stop();
-      await brokers.stop();
-      await reloader.close();
-      clearInterval(sweeper);
-      clearInterval(rotator);
-      admin?.close();
-      await supervisor.stop(shutdownGraceMs);
-      clearInterval(folder);
-      await demo?.close();
-      await claim.release();
-      log.info('sluice stopped');
+    stop() {
+      if (stopping) {
+        // Asked again (a second signal): the drain ends now.
+        log.info('shutdown: the drain ends now');
+        supervisor.broadcast({ type: 'shutdown', drainMs: 0 });
+        return stopping;
+      }
+      stopping = (async () => {
+        const drainMs = config.shutdown.drainTimeoutMs;
+        notify?.stopping(`draining: live connections get up to ${drainMs} ms`);
+        log.info({ drainMs }, 'shutting down: listeners closed; live connections may finish');
+        drainCloser?.stop();
+        rebalancer?.stop();
+        // The admin endpoint stays up through the drain: /readyz says 503, /api/stats shows who is left.
+        await supervisor.stop(drainMs);
+        await brokers.stop();
+        await reloader.close();
+        clearInterval(sweeper);
+        clearInterval(rotator);
+        admin?.close();
+        clearInterval(folder);
+        await demo?.close();
+        await claim.release();
+        notify?.stop();
+        log.info('sluice stopped');
+      })();
+      return stopping;
     },
   };
 }

@@ -10,6 +10,8 @@ import type { ClientRecord, DatapathStats, FromWorker, ToWorker, WorkerData } fr
 
 const workerEntry = new URL('../../workers/worker.ts', import.meta.url);
 const maxRestartDelayMs = 5000;
+/** After the drain: how long a worker gets to close what is left and end before it is terminated. */
+const kStopMarginMs = 5000;
 const adminQueryTimeoutMs = 2000;
 // A worker's young generation (MiB). V8 grows it to 16+ MiB while an accept burst leaves survivors (the
 // client id strings) and keeps those pages after the burst: about 1 KB of RSS per connection for 8,000
@@ -107,7 +109,7 @@ export class Supervisor {
   }
 
   /** Tells every worker something that needs no answer. */
-  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' | 'move-to-broker' | 'runtime' }>): void {
+  broadcast(m: Extract<ToWorker, { type: 'tls-ticket-keys' | 'tls-material' | 'brokers' | 'close-on-broker' | 'move-to-broker' | 'runtime' | 'shutdown' }>): void {
     for (const s of this.#slots) s.worker?.postMessage(m);
   }
 
@@ -168,15 +170,24 @@ export class Supervisor {
     return { primary, workers, total: primary + workers.reduce((n, w) => n + w.usedHeapBytes, 0) };
   }
 
-  /** Stops listening everywhere, gives open connections `graceMs`, then ends the threads. */
-  async stop(graceMs: number): Promise<void> {
+  /** Shutting down: no worker is replaced, and /readyz says not ready. */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /**
+   * Stops listening everywhere; open connections get `drainMs` to end, then each worker closes the rest
+   * and ends. A worker that has not ended a few seconds after that is terminated. Called again (a second
+   * signal), the drain ends now.
+   */
+  async stop(drainMs: number): Promise<void> {
     this.#stopping = true;
-    for (const s of this.#slots) s.worker?.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    for (const s of this.#slots) s.worker?.postMessage({ type: 'shutdown', drainMs } satisfies ToWorker);
     await Promise.all(this.#slots.map(async (s) => {
       const w = s.worker;
       if (!w) return;
       const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-      const timer = setTimeout(() => void w.terminate(), graceMs);
+      const timer = setTimeout(() => void w.terminate(), drainMs + kStopMarginMs);
       await exited;
       clearTimeout(timer);
       s.state = 'stopped';

@@ -52,6 +52,14 @@ export async function startSluice(config: Record<string, unknown>, opts: { timeo
   return {
     port, adminPort, process: proc, output: () => out, admin,
     rewrite: (c) => (typeof c === 'string' ? writeFileSync(file, c) : write(c)),
-    async stop() { await stopProcess(proc, 8000); rmSync(dir, { recursive: true, force: true }); },
+    async stop() { await stopSluiceProcess(proc); rmSync(dir, { recursive: true, force: true }); },
   };
+}
+
+/** SIGTERM, and a second one 200 ms later if it still drains (tests do not wait out shutdown.drain_timeout). */
+async function stopSluiceProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const hurry = setTimeout(() => proc.kill('SIGTERM'), 200);
+  await stopProcess(proc, 8000);
+  clearTimeout(hurry);
 }
