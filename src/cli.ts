@@ -7,7 +7,7 @@ import { describeListenHost, resolveListenerAddresses } from './config/listeners
 import { embeddedConfigText } from './config/embedded.ts';
 import type { ResolvedConfig } from './config/resolved.ts';
 import { SluiceError } from './errors.ts';
-import { createLogger } from './log.ts';
+import { createLogger, resolveLogFormat } from './log.ts';
 import { runSluice } from './primary/run.ts';
 import { loadTlsMaterial } from './tls/material.ts';
 import { readAdminToken } from './admin/token.ts';
@@ -68,13 +68,14 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === 'check') { process.stdout.write(describe(config, values.config ?? 'embedded default', tls)); return 0; }
 
-  const log = createLogger(config.log.level);
+  const logFormat = resolveLogFormat(config.log.format);
+  const log = createLogger(config.log.level, {}, logFormat);
   // Under systemd (Type=notify): READY, RELOADING, STOPPING, WATCHDOG. Read before anything is started.
   const notify = new ServiceNotify(log);
   for (const w of tls.warnings) log.warn({ listener: w.listener, cert: w.certFile }, w.msg);
   let running;
   try {
-    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword, adminToken, notify });
+    running = await runSluice(config, log, tls.material, { source: values.config ?? 'embedded default config', configPath: values.config, probePassword, adminToken, notify, logFormat });
   } catch (err) {
     const e = err as Error & { code?: string };
     log.fatal({ code: e.code, err: e.message }, 'sluice could not start');

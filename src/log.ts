@@ -1,18 +1,30 @@
-// JSON logging (pino) shared by the primary and the workers, with a per-reason rate limit for client faults.
-import { pino, type Logger } from 'pino';
+// Logging (pino) shared by the primary and the workers: JSON lines, or readable coloured lines on a
+// terminal (pino-pretty); with a per-reason rate limit for client faults.
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { threadId } from 'node:worker_threads';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'json' | 'pretty';
+
+/** log.format as configured -> what is written: auto is pretty on a terminal, JSON anywhere else. */
+export function resolveLogFormat(format: 'auto' | LogFormat, isTty = process.stdout.isTTY === true): LogFormat {
+  return format === 'auto' ? (isTty ? 'pretty' : 'json') : format;
+}
 
 // Field names that must never reach a log line, wherever they appear in a logged object.
 const redactPaths = ['password', '*.password', 'token', '*.token', 'key', '*.key', 'authorization', '*.authorization'];
 
-export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  return pino(
-    { level, base: { pid: process.pid, thread: threadId, ...bindings }, redact: { paths: redactPaths, censor: '[redacted]' } },
-    // Synchronous writes: a worker that dies still leaves its last line, and log volume here is low.
-    pino.destination({ fd: 1, sync: true }),
-  );
+/**
+ * A logger for this thread. `format` as resolveLogFormat gives it (workers get the primary's: their own
+ * stdout is never a terminal). Redaction comes before either format. `fd`: where it writes (tests).
+ */
+export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}, format: LogFormat = 'json', fd = 1): Logger {
+  // Synchronous writes: a worker that dies still leaves its last line, and log volume here is low.
+  const destination: DestinationStream = format === 'pretty'
+    ? pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    : pino.destination({ fd, sync: true });
+  return pino({ level, base: { pid: process.pid, thread: threadId, ...bindings }, redact: { paths: redactPaths, censor: '[redacted]' } }, destination);
 }
 
 /**

@@ -20,6 +20,8 @@ export type WorkerData = {
   workerId: number;
   config: ResolvedConfig;
   epochMs: number; // the primary's clock origin for shared timestamps
+  /** The primary's log format (a worker's own stdout is never a terminal). */
+  logFormat: 'json' | 'pretty';
   /** Per listener (same index as config.listeners): certificates and keys of a TLS listener, else undefined. */
   tls: (TlsMaterial | undefined)[];
   shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer; ticketKeys: SharedArrayBuffer };

@@ -28,7 +28,7 @@ import type { ResolvedConfig } from '../src/config/resolved.ts';
 const data = rawWorkerData as WorkerData;
 const port = parentPort!;
 const { config } = data;
-const log = createLogger(config.log.level, { worker: data.workerId });
+const log = createLogger(config.log.level, { worker: data.workerId }, data.logFormat);
 // This worker's slot of the shared counts: the primary releases it exactly if this thread dies.
 const share = new WorkerShares(data.shared.shares).slot(data.workerId);
 const brokerTable = new BrokerTable(data.shared.brokers, share);
@@ -139,7 +139,7 @@ port.on('message', (m: ToWorker) => {
     }
     case 'runtime': {
       log.level = m.logLevel;
-      ctx.config = { ...ctx.config, log: { level: m.logLevel }, limits: { ...ctx.config.limits, idle: m.idle } };
+      ctx.config = { ...ctx.config, log: { ...ctx.config.log, level: m.logLevel }, limits: { ...ctx.config.limits, idle: m.idle } };
       break;
     }
     case 'brokers': {

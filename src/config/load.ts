@@ -86,7 +86,7 @@ export function resolveConfig(input: unknown, source = 'config', baseDir = proce
     datapath: c.datapath,
     coalesceUs: c.coalesce_us,
     shutdown: { drainTimeoutMs: c.shutdown.drain_timeout },
-    log: { level: c.log.level },
+    log: { level: c.log.level, format: c.log.format },
   };
 }
 

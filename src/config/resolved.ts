@@ -95,5 +95,5 @@ export type ResolvedConfig = {
   coalesceUs: number;
   /** SIGTERM: how long live connections get to end before they are closed. */
   shutdown: { drainTimeoutMs: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format: 'auto' | 'json' | 'pretty' };
 };

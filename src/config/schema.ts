@@ -289,6 +289,8 @@ export const configSchema = z
     }).prefault({}),
     log: z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      // auto: readable coloured lines on a terminal, JSON lines otherwise (a file, a pipe, journald).
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     }).prefault({}),
   })
   .superRefine((c, ctx) => {

@@ -22,6 +22,7 @@ import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { ListenerControl } from './listener-control.ts';
 import type { ServiceNotify } from './service-notify.ts';
+import type { LogFormat } from '../log.ts';
 
 const stickySweepIntervalMs = 1000;
 // Workers' event cells are 32-bit: folding loses nothing while no cell moves 2^32 between two folds (a
@@ -40,7 +41,7 @@ export type Running = {
  * source: how logs name the config; configPath: its file (undefined: the embedded default, nothing to
  * reload); probePassword and adminToken: read by the primary before the start, never sent to the workers.
  */
-export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer; adminToken?: Buffer; notify?: ServiceNotify };
+export type RunOptions = { source?: string; configPath?: string; probePassword?: Buffer; adminToken?: Buffer; notify?: ServiceNotify; logFormat?: LogFormat };
 
 /** `tls`: each listener's certificates and keys (loadTlsMaterial), undefined for a plain listener. */
 export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMaterial | undefined)[], opts: RunOptions = {}): Promise<Running> {
@@ -90,7 +91,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     return dropped;
   };
   // Workers get the broker set by slot, with the addresses resolved.
-  const supervisor = new Supervisor({ ...config, brokers: brokers.brokers }, log, shared, epochMs, releaseWorker, tls);
+  const supervisor = new Supervisor({ ...config, brokers: brokers.brokers }, log, shared, epochMs, releaseWorker, tls, opts.logFormat ?? 'json');
   const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;

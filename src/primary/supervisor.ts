@@ -54,8 +54,11 @@ export class Supervisor {
   #stopping = false;
   #gc: (() => void) | undefined;
 
-  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker, tls: WorkerData['tls']) {
+  readonly #logFormat: WorkerData['logFormat'];
+
+  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker, tls: WorkerData['tls'], logFormat: WorkerData['logFormat'] = 'json') {
     this.#config = config;
+    this.#logFormat = logFormat;
     this.#tls = tls;
     this.#releaseWorker = releaseWorker;
     this.#log = log;
@@ -115,7 +118,7 @@ export class Supervisor {
 
   /** A reload's log level and idle limit: workers started from now on get them; running ones are told. */
   setRuntime(logLevel: ResolvedConfig['log']['level'], idle: ResolvedConfig['limits']['idle']): void {
-    this.#config = { ...this.#config, log: { level: logLevel }, limits: { ...this.#config.limits, idle } };
+    this.#config = { ...this.#config, log: { ...this.#config.log, level: logLevel }, limits: { ...this.#config.limits, idle } };
     this.broadcast({ type: 'runtime', logLevel, idle });
   }
 
@@ -210,7 +213,7 @@ export class Supervisor {
 
   #spawn(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared, tls: this.#tls };
+      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared, tls: this.#tls, logFormat: this.#logFormat };
       const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}`, resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb } });
       slot.worker = worker;
       slot.state = 'starting';
