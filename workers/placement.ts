@@ -55,7 +55,7 @@ function judgeConnack(ctx: WorkerContext, broker: number, bytes: Uint8Array): vo
   if (!isBrokerRefusal(code)) return;
   const b = ctx.config.brokers[broker];
   ctx.counters.add('broker_connack_refusals');
-  ctx.brokerTable.connectFailed(broker);
+  ctx.brokerTable.connectFailed(broker, true);
   ctx.faultLog.warn('broker_connack_refused', { broker: b?.name, address: b?.address, code: `0x${code.toString(16).padStart(2, '0')}` },
     'broker refused a client with a CONNACK that says it is unavailable or busy; counted against it');
 }

@@ -56,6 +56,7 @@ export const openApiDocument = {
     '/api/reload': {
       post: { summary: 'Reload the config file and TLS files, as SIGHUP does', security: [{ bearer: [] }], responses: { 200: answer('applied: the keys applied and those waiting for a restart'), 409: answer('refused: the running config stays; error says why'), ...unauthorized } },
     },
+    '/metrics': { get: { summary: 'Prometheus metrics (text exposition format)', responses: { 200: { description: 'the metrics', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
     '/openapi.json': { get: { summary: 'This document', responses: { 200: answer('OpenAPI 3.1') } } },
   },
 } as const;

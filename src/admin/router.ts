@@ -19,6 +19,7 @@ import type { ReloadResult } from '../primary/config-reload.ts';
 import { bearerMatches } from './token.ts';
 import { clientView } from './client-view.ts';
 import { openApiDocument } from './openapi.ts';
+import type { Metrics } from '../metrics/prometheus.ts';
 
 export type AdminDeps = {
   config: ResolvedConfig;
@@ -42,12 +43,14 @@ export type AdminDeps = {
   balance?: () => ResolvedConfig['balance'];
   /** Drains (or undrains) a broker by name until a restart, with a close rate (undefined: the config's). */
   drain?: (name: string, drain: boolean, closeRate: number | undefined) => Promise<'ok' | 'not-found'>;
+  /** The Prometheus exposition (GET /metrics). */
+  metrics?: Metrics;
   /** Reloads the config file, as SIGHUP does, and says how it went. */
   reload?: (trigger: string) => Promise<ReloadResult>;
 };
 
 /** What the server writes: a status, a JSON body, extra headers, and whether to close the connection. */
-export type AdminReply = { status: number; body: unknown; headers?: Record<string, string>; close?: boolean };
+export type AdminReply = { status: number; body: unknown; headers?: Record<string, string>; close?: boolean; text?: { contentType: string; content: string } };
 
 /** `params`: the path's `{name}` segments, percent-decoded. */
 type Handler = (url: URL, params: Record<string, string>) => AdminReply | Promise<AdminReply>;
@@ -122,6 +125,10 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
       return { status: result.ok ? 200 : 409, body: result };
     } }],
     ['/openapi.json', { method: 'GET', handler: () => ok(openApiDocument) }],
+    ['/metrics', { method: 'GET', handler: async () => {
+      if (!d.metrics) return { status: 404, body: { error: 'not available' } };
+      return { status: 200, body: null, text: { contentType: d.metrics.contentType, content: await d.metrics.render() } };
+    } }],
     ['/api/stats', { method: 'GET', handler: async () => ok({
       counters: d.counters.snapshot(),
       openClients: d.admission.openClients(),

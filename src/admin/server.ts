@@ -74,13 +74,13 @@ async function onRequest(req: IncomingMessage, res: ServerResponse, router: Admi
   }
 }
 
-/** Writes `reply` as JSON (HEAD: the head only) and counts it; does nothing once the client is gone. */
+/** Writes `reply` as JSON, or its text (HEAD: the head only) and counts it; does nothing once the client is gone. */
 function answer(res: ServerResponse, reply: AdminReply, deps: AdminDeps): void {
   if (res.headersSent || res.writableEnded || res.destroyed || res.socket?.destroyed) return;
   countAnswer(deps, reply.status);
-  const text = JSON.stringify(reply.body, null, 2) + '\n';
+  const text = reply.text?.content ?? JSON.stringify(reply.body, null, 2) + '\n';
   res.writeHead(reply.status, {
-    'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...reply.headers,
+    'content-type': reply.text?.contentType ?? 'application/json', 'content-length': Buffer.byteLength(text), ...reply.headers,
     // Closing stops reading whatever the client still sends (an unread body, a bad pipeline).
     ...(reply.close ? { connection: 'close' } : {}),
   });

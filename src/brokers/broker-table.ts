@@ -12,6 +12,8 @@ import {
   kFlagsField,
   kGenerationField,
   kConnectFailStreakField,
+  kConnectFailuresField,
+  kConnackRefusalsField,
   kPassiveFailuresField,
   kUpSinceField,
   kHeaderWords,
@@ -119,7 +121,9 @@ export class BrokerTable {
    * (setPassiveFailures): the failure that makes the run reach the bound marks the broker down at once,
    * so the very next placement skips it; the primary then logs it and decides when it comes back.
    */
-  connectFailed(i: number): void {
+  connectFailed(i: number, refusal = false): void {
+    // Atomics.add: the totals of every worker (the metrics read them).
+    Atomics.add(this.#words, this.#at(i, refusal ? kConnackRefusalsField : kConnectFailuresField), 1);
     // Atomics.add: several workers fail on the same broker at once; none is lost, and exactly one of
     // them sees the run reach the bound.
     const streak = Atomics.add(this.#words, this.#at(i, kConnectFailStreakField), 1) + 1;
@@ -179,10 +183,20 @@ export class BrokerTable {
     return Atomics.load(this.#words, this.#at(i, kGenerationField)) >>> 0;
   }
 
-  /** Call when slot i is given to a different broker: every sticky pin to i becomes invalid at once. */
+  /** Call when slot i is given to a different broker: every sticky pin to i becomes invalid at once,
+   *  and its failure totals start from zero. */
   bumpGeneration(i: number): void {
     // Atomics.add: a read-modify-write, so two bumps never collapse into one.
     Atomics.add(this.#words, this.#at(i, kGenerationField), 1);
+    // Atomics.store: a failure of the old broker counted at this moment may be lost; it was the old one's.
+    Atomics.store(this.#words, this.#at(i, kConnectFailuresField), 0);
+    Atomics.store(this.#words, this.#at(i, kConnackRefusalsField), 0);
+  }
+
+  /** Failed connects to broker i, and CONNACKs it refused clients with for its own state (uint32 totals). */
+  failureTotals(i: number): { connects: number; connackRefusals: number } {
+    // Atomics.load: workers add to them.
+    return { connects: Atomics.load(this.#words, this.#at(i, kConnectFailuresField)) >>> 0, connackRefusals: Atomics.load(this.#words, this.#at(i, kConnackRefusalsField)) >>> 0 };
   }
 
   /** Next value of the table-wide round-robin counter (uint32, wraps): global across workers. */

@@ -32,6 +32,11 @@ export const kConnectFailStreakField = 3;
 /** Broker slot: when it last came up (sticky-clock seconds, src/sticky/clock.ts), for slow start; 0: at
  *  the start (no ramp). */
 export const kUpSinceField = 4;
+/** Broker slot: broker connects that failed, all workers together, since the slot was given to this
+ *  broker (uint32, wraps): the metrics' per-broker total. */
+export const kConnectFailuresField = 5;
+/** Broker slot: CONNACKs that refused a client for the broker's own state (passive health), as above. */
+export const kConnackRefusalsField = 6;
 
 /** Flag bit: health checks say the broker is down. */
 export const kFlagDown = 1;

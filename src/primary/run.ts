@@ -21,6 +21,7 @@ import { ConfigReloader, type ReloadResult } from './config-reload.ts';
 import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { ListenerControl } from './listener-control.ts';
+import { createMetrics } from '../metrics/prometheus.ts';
 import type { ServiceNotify } from './service-notify.ts';
 import type { LogFormat } from '../log.ts';
 
@@ -131,6 +132,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
       health: brokers, discovery: () => brokers.discoveryStatus(),
+      metrics: createMetrics({ counters, brokers: () => brokers.brokers, brokerTable, stickyTable, admission, workers: () => supervisor.status(), tls: reloader }),
       token: opts.adminToken, balance: () => brokers.balance, drain: (name, drain, rate) => brokers.setDrain(name, drain, rate), reload: reloadAll,
     });
   } catch (err) {

@@ -61,7 +61,7 @@ test('bad target 400 (closes), unknown path 404 with the paths, wrong method 405
   assert.is(missing.status, 404);
   assert.equal((missing.body as { paths: string[] }).paths, [
     '/healthz', '/readyz', '/api/brokers', '/api/discovery', '/api/tls', '/api/clients?client_id=&limit=', '/api/clients/{id}',
-    'POST /api/brokers/{name}/drain?close_rate=N', 'POST /api/brokers/{name}/undrain', 'POST /api/reload', '/openapi.json', '/api/stats',
+    'POST /api/brokers/{name}/drain?close_rate=N', 'POST /api/brokers/{name}/undrain', 'POST /api/reload', '/openapi.json', '/metrics', '/api/stats',
   ]);
   for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', '']) {
     const r = await route(method, '/healthz');
