@@ -22,9 +22,11 @@ export type WorkerData = {
   epochMs: number; // the primary's clock origin for shared timestamps
   /** The primary's log format (a worker's own stdout is never a terminal). */
   logFormat: 'json' | 'pretty';
+  /** Per listener (same index as config.listeners): where its counts go in shared.connections. */
+  listenerSlots: number[];
   /** Per listener (same index as config.listeners): certificates and keys of a TLS listener, else undefined. */
   tls: (TlsMaterial | undefined)[];
-  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer; ticketKeys: SharedArrayBuffer };
+  shared: { brokers: SharedArrayBuffer; sticky: SharedArrayBuffer; counters: SharedArrayBuffer; connections: SharedArrayBuffer; admission: SharedArrayBuffer; shares: SharedArrayBuffer; ticketKeys: SharedArrayBuffer };
 };
 
 export type ToWorker =
@@ -36,7 +38,7 @@ export type ToWorker =
   | { type: 'tls-material'; material: (TlsMaterial | undefined)[] } // reloaded certificates, per listener
   // A reload's listeners, all of them, with each one's TLS material: the worker opens the new ones, then
   // closes the gone ones (all or nothing); it answers listeners-applied.
-  | { type: 'listeners'; requestId: number; listeners: ResolvedConfig['listeners']; tls: (TlsMaterial | undefined)[] }
+  | { type: 'listeners'; requestId: number; listeners: ResolvedConfig['listeners']; tls: (TlsMaterial | undefined)[]; slots: number[] }
   // A new broker set (index = broker-table slot, see src/brokers/broker-slots.ts) and balance settings:
   // new placements use them; connections already placed are untouched.
   | { type: 'brokers'; brokers: BrokerConfig[]; balance: ResolvedConfig['balance'] }

@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import { ConnectReader, refusalOf, type ConnectRefusalVerdict } from '../src/mqtt/connect-reader.ts';
 import type { ConnectInfo } from '../src/mqtt/connect.ts';
 import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
-import type { CounterName } from '../src/metrics/counters.ts';
+import type { ConnectionEnd } from '../src/metrics/connection-stats.ts';
+import { countAccepted, countEnd, countForwarded } from './connection-count.ts';
 import type { RouteKey } from '../src/balance/strategy.ts';
 import type { DeadlineEntry } from '../src/timers/deadline-list.ts';
 import type { ForwardEnd } from './forward.ts';
@@ -45,10 +46,11 @@ export type ClientIdentity = { certCn: string | undefined; mustMatchCn: boolean;
  * with a PROXY header (plain TCP listeners read it here); or what a PROXY header read before the TLS
  * handshake or HTTP upgrade said (proxy-front.ts).
  */
-export type AcceptedFrom = { identity?: ClientIdentity; acceptProxy?: boolean; proxied?: Proxied };
+/** listener: its count slot (connection-stats.ts). */
+export type AcceptedFrom = { listener: number; identity?: ClientIdentity; acceptProxy?: boolean; proxied?: Proxied };
 
 /** The listener's connection callback. */
-export function acceptClient(socket: Socket, ctx: WorkerContext, from?: AcceptedFrom): void {
+export function acceptClient(socket: Socket, ctx: WorkerContext, from: AcceptedFrom): void {
   // The constructor registers the connection where it lives (socket, pending list); nothing to keep here.
   new ClientConnection(socket as ClientSocket, ctx, from);
 }
@@ -61,6 +63,8 @@ class ClientConnection implements DeadlineEntry {
   readonly socket: ClientSocket;
   readonly ctx: WorkerContext;
   readonly acceptedMs: number;
+  /** The listener's count slot. */
+  readonly listener: number;
   phase: Phase = 'connect';
   reader: ConnectReader | undefined;
   admitted = false; // holds a max_connections slot
@@ -70,17 +74,18 @@ class ClientConnection implements DeadlineEntry {
   /** What a front balancer's PROXY header said: the client's address and the one it connected to. */
   proxied: Proxied | undefined;
 
-  constructor(socket: ClientSocket, ctx: WorkerContext, from: AcceptedFrom | undefined) {
+  constructor(socket: ClientSocket, ctx: WorkerContext, from: AcceptedFrom) {
     this.id = nextConnectionId++;
-    this.identity = from?.identity;
-    this.proxied = from?.proxied;
-    this.proxyBytes = from?.acceptProxy ? Buffer.alloc(0) : undefined;
+    this.listener = from.listener;
+    this.identity = from.identity;
+    this.proxied = from.proxied;
+    this.proxyBytes = from.acceptProxy ? Buffer.alloc(0) : undefined;
     this.socket = socket;
     this.ctx = ctx;
     this.acceptedMs = Date.now();
     this.reader = new ConnectReader(ctx.config.limits.maxConnectBytes);
     socket[kConnection] = this;
-    ctx.counters.add('connections_accepted');
+    countAccepted(ctx, this.listener);
     socket.on('data', onSocketData);
     // FIN before the CONNECT is whole: the client gave up (a port probe, an aborted connect).
     socket.on('end', onSocketEnd);
@@ -156,7 +161,7 @@ class ClientConnection implements DeadlineEntry {
     }
   }
 
-  refuseConnect(r: ConnectRefusalVerdict, counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+  refuseConnect(r: ConnectRefusalVerdict, counter: ConnectionEnd, msg: string, fields: Record<string, unknown>): void {
     const { refusal, protocolLevel, protocolName } = refusalOf(r);
     this.refuse(refusal, protocolLevel, protocolName, counter, msg, fields);
   }
@@ -165,7 +170,7 @@ class ClientConnection implements DeadlineEntry {
   onEnd(): void {
     if (this.phase !== 'connect') return;
     const bufferedBytes = this.reader!.bufferedBytes;
-    this.ctx.counters.add('client_ended_before_connect');
+    countEnd(this.ctx, this.listener, 'client_ended_before_connect');
     this.endConnectPhase('closed');
     if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote(), bufferedBytes }, 'client ended its stream before CONNECT was complete');
     this.socket.destroy();
@@ -174,7 +179,7 @@ class ClientConnection implements DeadlineEntry {
   onClose(): void {
     switch (this.phase) {
       case 'connect':
-        this.ctx.counters.add('client_closed_before_connect');
+        countEnd(this.ctx, this.listener, 'client_closed_before_connect');
         this.endConnectPhase('closed');
         if (this.ctx.log.isLevelEnabled('debug')) this.ctx.log.debug({ remote: this.remote() }, 'client closed before CONNECT');
         return;
@@ -211,8 +216,8 @@ class ClientConnection implements DeadlineEntry {
   }
 
   /** Ends a pending connection without an answer (max_pending): counted and logged as `counter`. */
-  close(counter: CounterName, msg: string, fields: Record<string, unknown>): void {
-    this.ctx.counters.add(counter);
+  close(counter: ConnectionEnd, msg: string, fields: Record<string, unknown>): void {
+    countEnd(this.ctx, this.listener, counter);
     this.endConnectPhase('closed');
     this.ctx.faultLog.warn(counter, { remote: this.remote(), ...fields }, msg);
     this.socket.destroy();
@@ -220,8 +225,8 @@ class ClientConnection implements DeadlineEntry {
 
   /** Refuses the client: the CONNACK MQTT has for the case (or none), FIN, then destroy after a linger. */
   refuse(refusal: Refusal | undefined, level: number | undefined, protocolName: string | undefined,
-    counter: CounterName, msg: string, fields: Record<string, unknown>): void {
-    this.ctx.counters.add(counter);
+    counter: ConnectionEnd, msg: string, fields: Record<string, unknown>): void {
+    countEnd(this.ctx, this.listener, counter);
     if (this.phase === 'connect') this.endConnectPhase('refused');
     else this.phase = 'refused';
     this.releaseSlot();
@@ -250,7 +255,7 @@ class ClientConnection implements DeadlineEntry {
     if (this.phase === 'connect' || this.phase === 'placing') {
       this.refuse('internal-error', connect?.protocolLevel, undefined, 'refused_internal_error', 'client refused after an internal error', {});
     } else {
-      this.ctx.counters.add('refused_internal_error');
+      countEnd(this.ctx, this.listener, 'refused_internal_error');
       this.releaseSlot();
       this.socket.destroy();
     }
@@ -287,7 +292,7 @@ class ClientConnection implements DeadlineEntry {
       const result = ip === undefined ? { ok: false as const, reason: 'ENOTFOUND' } : await connectBroker(ip, brokers[index].port, limits.brokerConnectTimeoutMs);
       if (this.socket.destroyed) {
         if (result.ok) result.socket.destroy();
-        this.ctx.counters.add('client_closed_while_placing');
+        countEnd(this.ctx, this.listener, 'client_closed_while_placing');
         this.phase = 'closed';
         this.releaseSlot();
         return;
@@ -319,7 +324,8 @@ class ClientConnection implements DeadlineEntry {
     socket[kConnection] = undefined;
     socket.off('close', onSocketClose);
     socket.off('error', onSocketError);
-    const pair = new ForwardedPair(ctx, this.id, p.broker, p.key, p.pinned, record, () => { socket.destroy(); broker.destroy(); });
+    const pair = new ForwardedPair(ctx, this.id, this.listener, p.broker, p.key, p.pinned, record, () => { socket.destroy(); broker.destroy(); });
+    countForwarded(ctx, this.listener, Date.now() - this.acceptedMs);
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
     ctx.bytes.clientToBroker += bytes.length;
@@ -343,6 +349,7 @@ class ClientConnection implements DeadlineEntry {
 class ForwardedPair implements JsPair {
   readonly #ctx: WorkerContext;
   readonly #id: number;
+  readonly #listener: number;
   readonly broker: number;
   readonly #key: RouteKey;
   readonly #pinned: boolean;
@@ -351,9 +358,10 @@ class ForwardedPair implements JsPair {
   /** Why Sluice closed it, if it did: counted when it ends. */
   #closedFor: 'drain' | 'move' | undefined;
 
-  constructor(ctx: WorkerContext, id: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord, close: () => void) {
+  constructor(ctx: WorkerContext, id: number, listener: number, broker: number, key: RouteKey, pinned: boolean, record: ClientRecord, close: () => void) {
     this.#ctx = ctx;
     this.#id = id;
+    this.#listener = listener;
     this.broker = broker;
     this.#key = key;
     this.#pinned = pinned;
@@ -361,7 +369,6 @@ class ForwardedPair implements JsPair {
     this.#close = close;
     ctx.jsPairs.set(id, this);
     ctx.brokerTable.connectionOpened(broker);
-    ctx.counters.add('connections_forwarded');
   }
 
   /** Its broker drains at a bounded rate and this pair is one of this tick's: both sides close now. */
@@ -383,7 +390,7 @@ class ForwardedPair implements JsPair {
 
   end(end: ForwardEnd): void {
     const ctx = this.#ctx;
-    ctx.counters.add('connections_closed');
+    countEnd(ctx, this.#listener, 'connections_closed');
     if (this.#closedFor === 'drain') ctx.counters.add('connections_drained');
     if (this.#closedFor === 'move') ctx.counters.add('connections_rebalanced');
     if (end.reason === 'idle') idleClosed(ctx, this.record.clientId, this.record.remote);
@@ -398,7 +405,7 @@ class ForwardedPair implements JsPair {
   }
 
   fail(err: unknown): void {
-    this.#ctx.counters.add('connections_closed');
+    countEnd(this.#ctx, this.#listener, 'connections_closed');
     this.#release();
     this.#ctx.faultLog.error('internal_error', { err: errorText(err) }, 'data path failed');
   }

@@ -46,25 +46,26 @@ export class WorkerListeners {
    * one cannot listen, the ones this call opened are closed again, nothing is closed, and the failure is
    * returned. Addresses listened on come back otherwise.
    */
-  apply(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
-    const run = this.#queue.then(() => this.#applyNow(listeners, tls));
+  apply(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[], slots: readonly number[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
+    const run = this.#queue.then(() => this.#applyNow(listeners, tls, slots));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #applyNow(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
+  async #applyNow(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[], slots: readonly number[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
     const byKey = new Map(this.#open.map((o) => [o.key, o]));
     const next: Open[] = [];
     const opened: Open[] = [];
     for (const [i, l] of listeners.entries()) {
-      const key = keyOf(l);
+      // The slot is part of what makes it the same listener: its counts go there.
+      const key = `${slots[i]} ${keyOf(l)}`;
       const kept = byKey.get(key);
       if (kept) {
         byKey.delete(key);
         next.push(kept);
         continue;
       }
-      const result = await this.#listen(l, tls[i], key);
+      const result = await this.#listen(l, tls[i], key, slots[i]);
       if ('failed' in result) {
         for (const o of opened) o.close();
         return result;
@@ -100,20 +101,20 @@ export class WorkerListeners {
     this.#open = [];
   }
 
-  async #listen(l: ListenerConfig, material: TlsMaterial | undefined, key: string): Promise<Open | { failed: ListenFailure }> {
+  async #listen(l: ListenerConfig, material: TlsMaterial | undefined, key: string, slot: number): Promise<Open | { failed: ListenFailure }> {
     const ctx = this.#ctx;
     const native = this.#native;
     if (native && l.protocol === 'mqtt') {
       // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
-      const index = native.listen(l.bind.host, l.bind.port, l.acceptProxyProtocol);
+      const index = native.listen(l.bind.host, l.bind.port, l.acceptProxyProtocol, slot);
       if (typeof index === 'string') return { failed: { address: l.bind.address, error: `listen ${index} ${l.bind.address}` } };
       return { key, close: () => native.closeListener(index) };
     }
     const certs = material ? new ServedCertificates(material) : undefined;
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
-    const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx)
-      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx)
-      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, { acceptProxy: l.acceptProxyProtocol }));
+    const server = l.protocol === 'mqtts' ? createTlsListener(certs!, l, ctx, slot)
+      : l.protocol === 'ws' || l.protocol === 'wss' ? createWsListener(l, certs, ctx, slot)
+      : createServer({ allowHalfOpen: true, noDelay: true }, (socket) => acceptClient(socket, ctx, { listener: slot, acceptProxy: l.acceptProxyProtocol }));
     // Every worker the same keys: a client resumes its session whichever worker takes its reconnect.
     const tls = server instanceof TlsServer && certs ? { server, certs } : undefined;
     tls?.server.setTicketKeys(this.#ticketKeys());

@@ -11,7 +11,8 @@ import { constants as osConstants } from 'node:os';
 import { readConnect, type ConnectInfo } from '../src/mqtt/connect.ts';
 import { bytesWanted, refusalOf, type ConnectRefusalVerdict } from '../src/mqtt/connect-reader.ts';
 import { refusalConnack, type Refusal } from '../src/mqtt/connack.ts';
-import type { CounterName } from '../src/metrics/counters.ts';
+import type { ConnectionEnd } from '../src/metrics/connection-stats.ts';
+import { countAccepted, countEnd, countForwarded } from './connection-count.ts';
 import { keyHashOf } from '../src/hash.ts';
 import type { ClientRecord } from '../src/worker-messages.ts';
 import type { BrokerConfig } from '../src/config/resolved.ts';
@@ -66,10 +67,14 @@ export class NativeSource {
   #username: (string | undefined)[] = [];
   #attempt: (PlacementAttempt | undefined)[] = [];
   #listener = new Uint8Array(kInitialSlots); // the engine's listener index
+  #countSlot = new Uint8Array(kInitialSlots); // its listener's count slot (connection-stats.ts), fixed at accept
+  #acceptedMs = new Float64Array(kInitialSlots);
   #skip = new Uint16Array(kInitialSlots); // bytes of a PROXY header read before the CONNECT (0: none yet)
   /** Where a front balancer's PROXY header says the client is (undefined: the socket's own addresses). */
   #proxied: (Proxied | undefined)[] = [];
   #forwarding = 0;
+  /** Per engine listener index: its count slot. */
+  readonly #listenerCountSlot: number[] = [];
   /** Per engine listener index: its clients start with a PROXY header. */
   readonly #acceptsProxy: boolean[] = [];
   /** The slot whose PlacementAttempt is being built: its constructor asks for the address, synchronously. */
@@ -96,9 +101,12 @@ export class NativeSource {
   }
 
   /** Listens on a resolved IP (undefined: every address): the engine's listener index, or an errno name. */
-  listen(host: string | undefined, port: number, acceptProxy: boolean): number | string {
+  listen(host: string | undefined, port: number, acceptProxy: boolean, countSlot: number): number | string {
     const index = this.#engine.listen(host ?? null, port, 4096);
-    if (typeof index === 'number') this.#acceptsProxy[index] = acceptProxy;
+    if (typeof index === 'number') {
+      this.#acceptsProxy[index] = acceptProxy;
+      this.#listenerCountSlot[index] = countSlot;
+    }
     return index;
   }
 
@@ -136,6 +144,14 @@ export class NativeSource {
     }
     this.#moveScan = (this.#moveScan + k) % slots;
     return n;
+  }
+
+  /** "ip:port" of the client (a front balancer's PROXY source if it sent one), for a log line. */
+  #remoteText(slot: number): string | undefined {
+    const front = this.#proxied[slot]?.source;
+    if (front) return `${front.ip}:${front.port}`;
+    const r = this.#engine.remoteAddress(slot);
+    return r ? `${r[0]}:${r[1]}` : undefined;
   }
 
   /** Forwarded clients, for the admin view. */
@@ -178,14 +194,14 @@ export class NativeSource {
         if (this.#phase[slot] === kPending) this.#judge(slot, b >= 0 ? this.#data.subarray(b, b + a) : this.#engine.bytesOf(slot)!);
         return;
       case EngineEvent.endedEarly:
-        if (this.#endPending(slot)) ctx.counters.add('client_ended_before_connect');
+        if (this.#endPending(slot)) countEnd(ctx, this.#countSlot[slot], 'client_ended_before_connect');
         return;
       case EngineEvent.resetEarly:
-        if (this.#endPending(slot)) ctx.counters.add('client_closed_before_connect');
+        if (this.#endPending(slot)) countEnd(ctx, this.#countSlot[slot], 'client_closed_before_connect');
         return;
       case EngineEvent.timedOut:
         if (this.#endPending(slot)) {
-          ctx.counters.add('refused_connect_timeout');
+          countEnd(ctx, this.#countSlot[slot], 'refused_connect_timeout');
           ctx.faultLog.warn('refused_connect_timeout', { slot, bufferedBytes: a }, 'CONNECT not complete within the timeout');
         }
         return;
@@ -200,7 +216,7 @@ export class NativeSource {
         return;
       case EngineEvent.clientGone:
         if (this.#phase[slot] === kPlacing) {
-          ctx.counters.add('client_closed_while_placing');
+          countEnd(ctx, this.#countSlot[slot], 'client_closed_while_placing');
           this.#free(slot);
           ctx.admission.release();
         }
@@ -223,16 +239,18 @@ export class NativeSource {
   #accepted(slot: number, listener: number): void {
     const ctx = this.#ctx;
     if (slot >= this.#phase.length) this.#grow(slot);
-    ctx.counters.add('connections_accepted');
     this.#phase[slot] = kPending;
     this.#listener[slot] = listener;
+    this.#countSlot[slot] = this.#listenerCountSlot[listener] ?? 0;
+    this.#acceptedMs[slot] = Date.now();
+    countAccepted(ctx, this.#countSlot[slot]);
     this.#skip[slot] = 0;
     this.#proxied[slot] = undefined;
     if (!ctx.admission.pendingStarted()) {
       // Over this worker's part of max_pending: the engine closes the client waiting longest.
       const evicted = this.#engine.evictOldest();
       if (evicted >= 0 && this.#phase[evicted] === kPending) {
-        ctx.counters.add('pending_evicted');
+        countEnd(ctx, this.#countSlot[evicted], 'pending_evicted');
         ctx.faultLog.warn('pending_evicted', {}, 'pending client evicted: limits.max_pending reached');
         this.#endPending(evicted);
       }
@@ -256,7 +274,7 @@ export class NativeSource {
         return;
       }
       if (h.kind === 'invalid') {
-        ctx.counters.add('refused_bad_proxy_header');
+        countEnd(ctx, this.#countSlot[slot], 'refused_bad_proxy_header');
         this.#endPending(slot);
         ctx.faultLog.warn('refused_bad_proxy_header', { slot, why: h.reason }, 'bad PROXY header from the front balancer; closed');
         this.#engine.refuse(slot, undefined);
@@ -290,23 +308,23 @@ export class NativeSource {
     }
   }
 
-  #refuseConnect(slot: number, r: ConnectRefusalVerdict, counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+  #refuseConnect(slot: number, r: ConnectRefusalVerdict, counter: ConnectionEnd, msg: string, fields: Record<string, unknown>): void {
     const { refusal, protocolLevel, protocolName } = refusalOf(r);
     this.#refuse(slot, refusal, protocolLevel, protocolName, counter, msg, fields);
   }
 
   /** Refuses `slot` (pending or placing): counted, logged, the CONNACK MQTT has for it, FIN, linger. */
   #refuse(slot: number, refusal: Refusal, level: number | undefined, protocolName: string | undefined,
-    counter: CounterName, msg: string, fields: Record<string, unknown>): void {
+    counter: ConnectionEnd, msg: string, fields: Record<string, unknown>): void {
     const ctx = this.#ctx;
-    ctx.counters.add(counter);
+    countEnd(ctx, this.#countSlot[slot], counter);
     const phase = this.#phase[slot];
     if (phase === kPending) this.#endPending(slot);
     else if (phase === kPlacing) {
       this.#free(slot);
       ctx.admission.release();
     }
-    ctx.faultLog.warn(counter, { slot, ...fields }, msg);
+    ctx.faultLog.warn(counter, { remote: this.#remoteText(slot), ...fields }, msg);
     this.#engine.refuse(slot, refusalConnack(refusal, level, protocolName));
   }
 
@@ -317,8 +335,8 @@ export class NativeSource {
     if (verdict !== 'ok') {
       // Refused by a limit: the admission holds nothing for it, and its pending count is already back.
       const maxed = verdict === 'max-connections';
-      ctx.counters.add(maxed ? 'refused_max_connections' : 'refused_connect_rate');
-      ctx.faultLog.warn(maxed ? 'refused_max_connections' : 'refused_connect_rate', { clientId: connect.clientId },
+      countEnd(ctx, this.#countSlot[slot], maxed ? 'refused_max_connections' : 'refused_connect_rate');
+      ctx.faultLog.warn(maxed ? 'refused_max_connections' : 'refused_connect_rate', { remote: this.#remoteText(slot), clientId: connect.clientId },
         maxed ? 'limits.max_connections reached' : 'limits.connect_rate exceeded');
       this.#engine.refuse(slot, refusalConnack(maxed ? 'quota-exceeded' : 'connection-rate-exceeded', connect.protocolLevel));
       return;
@@ -380,17 +398,18 @@ export class NativeSource {
     this.#keyHi[slot] = attempt.key.hash.hi;
     this.#keyLo[slot] = attempt.key.hash.lo;
     this.#pinned[slot] = attempt.pinned ? 1 : 0;
-    this.#sinceMs[slot] = Date.now();
+    const now = Date.now();
+    this.#sinceMs[slot] = now;
     this.#forwarding++;
     ctx.brokerTable.connectionOpened(attempt.broker);
-    ctx.counters.add('connections_forwarded');
+    countForwarded(ctx, this.#countSlot[slot], now - this.#acceptedMs[slot]);
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ slot, clientId: this.#clientId[slot], broker: ctx.config.brokers[attempt.broker].name }, 'client placed');
   }
 
   #ended(slot: number, c2b: number, b2c: number, reason: number, errno: number): void {
     const ctx = this.#ctx;
     const broker = this.#broker[slot];
-    ctx.counters.add('connections_closed');
+    countEnd(ctx, this.#countSlot[slot], 'connections_closed');
     if (spliceEndReasons[reason] === 'drained') ctx.counters.add(this.#moved[slot] === 1 ? 'connections_rebalanced' : 'connections_drained');
     if (spliceEndReasons[reason] === 'idle') {
       // The engine has closed the sockets: the client id names it (and a front balancer's address, if any).
@@ -445,6 +464,8 @@ export class NativeSource {
     this.#keyLo = grow(this.#keyLo, (k) => new Uint32Array(k));
     this.#pinned = grow(this.#pinned, (k) => new Uint8Array(k));
     this.#tap = grow(this.#tap, (k) => new Uint8Array(k));
+    this.#countSlot = grow(this.#countSlot, (k) => new Uint8Array(k));
+    this.#acceptedMs = grow(this.#acceptedMs, (k) => new Float64Array(k));
     this.#moved = grow(this.#moved, (k) => new Uint8Array(k));
     this.#listener = grow(this.#listener, (k) => new Uint8Array(k));
     this.#skip = grow(this.#skip, (k) => new Uint16Array(k));

@@ -139,8 +139,8 @@ export function checkClient(socket: TLSSocket, m: TlsMaterial, check: ClientChec
   };
 }
 
-/** A listener with protocol mqtts. */
-export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, ctx: WorkerContext): Server {
+/** A listener with protocol mqtts; `slot`: its count slot. */
+export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, ctx: WorkerContext, slot: number): Server {
   // allowHalfOpen, as for plain TCP: a client's FIN (after close_notify) goes on to the broker as a half-close.
   const server = createServer({ ...certs.serverOptions(), allowHalfOpen: true, noDelay: true });
   watchTlsFailures(server, ctx);
@@ -148,7 +148,7 @@ export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, 
   server.on('secureConnection', guardSetup(ctx, 'tls', (socket: TLSSocket) => socket, (socket: TLSSocket) => {
     throwIfAsked(socket);
     const identity = checkClient(socket, certs.material, check, ctx);
-    if (identity !== false) acceptClient(socket, ctx, { identity, proxied: proxiedOf(rawOf(socket)) });
+    if (identity !== false) acceptClient(socket, ctx, { listener: slot, identity, proxied: proxiedOf(rawOf(socket)) });
   }));
   return server;
 }

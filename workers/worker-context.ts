@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { RateLimitedLog } from '../src/log.ts';
 import type { ResolvedConfig } from '../src/config/resolved.ts';
 import type { Counters } from '../src/metrics/counters.ts';
+import type { ConnectionStats } from '../src/metrics/connection-stats.ts';
 import type { Admission } from '../src/limits/admission.ts';
 import type { BrokerTable } from '../src/brokers/broker-table.ts';
 import type { Selector } from '../src/balance/strategy.ts';
@@ -32,6 +33,8 @@ export type WorkerContext = {
   /** A TLS client's identity is used (cert-cn key, a PROXY v2 broker): see tls-source.ts identityWantedBy. */
   identityWanted: boolean;
   counters: Counters;
+  /** Per-listener counts and the CONNECT-phase histogram (workers/connection-count.ts writes both). */
+  stats: ConnectionStats;
   admission: Admission;
   log: Logger;
   faultLog: RateLimitedLog;

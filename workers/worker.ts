@@ -6,6 +6,7 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData as rawWorkerData } from 'node:worker_threads';
 import { createLogger, RateLimitedLog } from '../src/log.ts';
 import { Counters } from '../src/metrics/counters.ts';
+import { ConnectionStats } from '../src/metrics/connection-stats.ts';
 import { Admission } from '../src/limits/admission.ts';
 import { BrokerTable } from '../src/brokers/broker-table.ts';
 import { StickyTable } from '../src/sticky/table.ts';
@@ -36,6 +37,7 @@ const stickyTable = new StickyTable(data.shared.sticky);
 // The sticky clock (seconds since 2025, cached per thread): the primary's sweep reads the same one.
 const nowSec = stickyNowSec;
 const counters = new Counters(data.shared.counters, data.workerId);
+const stats = new ConnectionStats(data.shared.connections, data.workerId);
 /** The selector for a broker set (index = broker-table slot): built at start and on every set change. */
 function selectorFor(brokers: ResolvedConfig['brokers'], balance: ResolvedConfig['balance']) {
   return buildSelector(balance.strategy, {
@@ -65,6 +67,7 @@ const ctx: WorkerContext = {
   selector,
   identityWanted: identityWantedBy(config),
   counters,
+  stats,
   admission: new Admission(data.shared.admission, config.limits, data.epochMs, share),
   log,
   faultLog: new RateLimitedLog(log),
@@ -111,7 +114,7 @@ const shutdown = new WorkerShutdown({
 });
 
 async function listenAll(): Promise<void> {
-  const result = await listeners.apply(config.listeners, data.tls);
+  const result = await listeners.apply(config.listeners, data.tls, data.listenerSlots);
   if ('failed' in result) post({ type: 'listen-failed', workerId: data.workerId, ...result.failed });
   else post({ type: 'listening', workerId: data.workerId, addresses: result.addresses, datapath: datapath.name });
 }
@@ -184,7 +187,7 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'listeners':
       // A reload: the new list (all of it) and its TLS material; the answer says whether it took.
-      void listeners.apply(m.listeners, m.tls).then((result) => {
+      void listeners.apply(m.listeners, m.tls, m.slots).then((result) => {
         if ('failed' in result) log.error({ address: result.failed.address, error: result.failed.error }, 'reload: cannot listen; this worker keeps its listeners');
         else {
           ctx.config = { ...ctx.config, listeners: m.listeners };

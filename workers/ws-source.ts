@@ -24,8 +24,8 @@ const kSubprotocols: ReadonlySet<string> = new Set(['mqtt', 'mqttv3.1']);
 const kIdentity = Symbol('sluice.tlsIdentity');
 type IdentifiedSocket = TLSSocket & { [kIdentity]?: ClientIdentity };
 
-/** A listener with protocol ws (m undefined) or wss. */
-export function createWsListener(l: ListenerConfig, certs: ServedCertificates | undefined, ctx: WorkerContext): Server {
+/** A listener with protocol ws (certs undefined) or wss; `slot`: its count slot. */
+export function createWsListener(l: ListenerConfig, certs: ServedCertificates | undefined, ctx: WorkerContext, slot: number): Server {
   const { path, maxFrameBytes } = l.ws!;
   const wss = new WebSocketServer({
     noServer: true,
@@ -94,7 +94,7 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
         });
       // The PROXY header a front balancer sent is on the TCP socket: under the TLS one for wss.
       const tcp = certs ? rawOf(raw as TLSSocket) : raw;
-      acceptClient(stream as unknown as Socket, ctx, { identity: (raw as IdentifiedSocket)[kIdentity], proxied: proxiedOf(tcp) });
+      acceptClient(stream as unknown as Socket, ctx, { listener: slot, identity: (raw as IdentifiedSocket)[kIdentity], proxied: proxiedOf(tcp) });
     });
   }));
   return server;

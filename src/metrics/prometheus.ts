@@ -2,13 +2,14 @@
 // already holds: the worker counters folded from shared memory, the broker table, the sticky table, the
 // supervisor's workers, the TLS certificates. Workers never send a message per connection for it. Label
 // values are bounded: brokers, listeners, outcome and result names, never a client id.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValueWithName } from 'prom-client';
 import type { BrokerConfig, ListenerConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { StickyTable } from '../sticky/table.ts';
 import type { Admission } from '../limits/admission.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { CounterName } from './counters.ts';
+import { connectionEnds, kConnectBucketsSec, type ConnectionTotals } from './connection-stats.ts';
 
 export type MetricsSources = {
   counters: { snapshot(): Record<CounterName, number> };
@@ -18,22 +19,48 @@ export type MetricsSources = {
   admission: Admission;
   workers: () => { state: string; restarts: number }[];
   tls?: { listeners: readonly ListenerConfig[]; material: readonly (TlsMaterial | undefined)[] };
+  /** Per-listener counts and the CONNECT-phase histogram. */
+  connections: ConnectionTotals;
+  /** The listeners now: count slot and label (protocol://bind). */
+  listeners: () => { slot: number; label: string }[];
 };
 
-/** How each accepted connection ended up (the README's bad-input table, plus forwarded), by counter. */
-export const connectionOutcomes = [
-  'connections_forwarded', 'refused_not_connect', 'refused_malformed', 'refused_unsupported_protocol', 'refused_too_large',
-  'refused_connect_timeout', 'refused_no_broker', 'refused_max_connections', 'refused_connect_rate', 'refused_client_id_mismatch',
-  'refused_bad_proxy_header', 'refused_unexpected_proxy_header', 'refused_internal_error', 'client_closed_before_connect',
-  'client_ended_before_connect', 'client_closed_while_placing', 'pending_evicted', 'connections_dropped_worker_exit',
-] as const satisfies readonly CounterName[];
+/** How an accepted connection ended up, besides forwarded: refused or closed before it was forwarded. */
+const earlyEnds = connectionEnds.filter((e) => e !== 'connections_closed');
 /** Why a forwarded connection ended, beyond either side closing it (those are in connections_closed). */
 const closeReasons = { idle: 'connections_idle_closed', drained: 'connections_drained', rebalanced: 'connections_rebalanced' } as const satisfies Record<string, CounterName>;
 const tlsResults = { ok: 'tls_handshakes', failed: 'tls_handshake_failed', timeout: 'tls_handshake_timeout', client_cert_rejected: 'tls_client_cert_rejected' } as const satisfies Record<string, CounterName>;
 const stickyResults = { hit: 'sticky_hits', miss: 'sticky_misses', stale: 'sticky_stale', unrecorded: 'sticky_unrecorded' } as const satisfies Record<string, CounterName>;
 
-const outcomeLabel = (name: string) => name.replace(/^connections_/, '');
 const listenerLabel = (l: ListenerConfig) => `${l.protocol}://${l.bind.address}`;
+
+/** A histogram whose buckets are counted elsewhere (the workers, in shared memory): each scrape reads them. */
+class TotalsHistogram extends Histogram<string> {
+  readonly #read: () => { buckets: number[]; count: number; sumSec: number };
+  readonly #name: string;
+  readonly #help: string;
+
+  constructor(name: string, help: string, buckets: readonly number[], registry: Registry, read: () => { buckets: number[]; count: number; sumSec: number }) {
+    super({ name, help, buckets: [...buckets], registers: [registry] });
+    this.#read = read;
+    this.#name = name;
+    this.#help = help;
+  }
+
+  /** The registry renders histograms from this one when it exists. */
+  async getForPromString(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    return this.get();
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValueWithName<string>>> {
+    const h = this.#read();
+    const name = this.#name;
+    const values: MetricValueWithName<string>[] = kConnectBucketsSec.map((le, b) => ({ metricName: `${name}_bucket`, labels: { le }, value: h.buckets[b] }));
+    values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.buckets[kConnectBucketsSec.length] });
+    values.push({ metricName: `${name}_sum`, labels: {}, value: h.sumSec }, { metricName: `${name}_count`, labels: {}, value: h.count });
+    return { name, help: this.#help, type: 'histogram' as never, values, aggregator: 'sum', collect: () => undefined };
+  }
+}
 
 export type Metrics = { contentType: string; render(): Promise<string> };
 
@@ -62,13 +89,24 @@ export function createMetrics(src: MetricsSources): Metrics {
   const c = (name: CounterName) => (counts ??= src.counters.snapshot())[name] ?? 0;
   const brokersNow = () => src.brokers().map((b, i) => ({ b, i })).filter(({ b }) => b.name !== '');
 
-  fromTotals('sluice_connections_accepted_total', 'Client connections accepted (TLS and WebSocket: after the handshake or upgrade)', [], () => [[{}, c('connections_accepted')]]);
-  fromTotals('sluice_connections_total', 'Accepted client connections by outcome: forwarded to a broker, or refused or closed before (and why)', ['outcome'],
-    () => connectionOutcomes.map((n) => [{ outcome: outcomeLabel(n) }, c(n)]));
-  fromTotals('sluice_connections_closed_total', 'Forwarded connections that ended, all reasons', [], () => [[{}, c('connections_closed')]]);
+  const perListener = () => src.listeners().map(({ slot, label }) => ({ listener: label, t: src.connections.listener(slot) }));
+  fromTotals('sluice_connections_accepted_total', 'Client connections accepted, per listener (TLS and WebSocket: after the handshake or upgrade)', ['listener'],
+    () => perListener().map(({ listener, t }) => [{ listener }, t.accepted]));
+  fromTotals('sluice_connections_total', 'Accepted client connections by outcome, per listener: forwarded to a broker, or refused or closed before it (and why)', ['listener', 'outcome'],
+    () => perListener().flatMap(({ listener, t }) => [
+      [{ listener, outcome: 'forwarded' }, t.forwarded] as [Record<'listener' | 'outcome', string>, number],
+      ...earlyEnds.map((e): [Record<'listener' | 'outcome', string>, number] => [{ listener, outcome: e }, t.ends[e]]),
+      [{ listener, outcome: 'dropped_worker_exit' }, t.ends.dropped_worker_exit],
+    ]));
+  fromTotals('sluice_connections_closed_total', 'Forwarded connections that ended, all reasons, per listener', ['listener'],
+    () => perListener().map(({ listener, t }) => [{ listener }, t.ends.connections_closed]));
+  gauge('sluice_connections_active', 'Client connections open per listener: in the CONNECT phase, placing or forwarding', ['listener'],
+    () => perListener().map(({ listener, t }) => [{ listener }, t.active]));
+  new TotalsHistogram('sluice_connect_duration_seconds', 'From accept to the CONNECT forwarded to a broker (TLS and WebSocket: from the handshake or upgrade)',
+    kConnectBucketsSec, registry, () => src.connections.histogram());
   fromTotals('sluice_connections_closed_by_sluice_total', 'Forwarded connections Sluice closed, by reason', ['reason'],
     () => Object.entries(closeReasons).map(([reason, n]) => [{ reason }, c(n)]));
-  gauge('sluice_connections_active', 'Client connections admitted (placing or forwarding)', [], () => [[{}, src.admission.openClients()]]);
+  gauge('sluice_connections_admitted', 'Client connections admitted (placing or forwarding: what limits.max_connections counts)', [], () => [[{}, src.admission.openClients()]]);
   gauge('sluice_connections_pending', 'Client connections still sending CONNECT', [], () => [[{}, src.admission.pendingClients()]]);
   fromTotals('sluice_bytes_total', 'Bytes forwarded (the CONNECT and everything after it), by direction', ['direction'],
     () => [[{ direction: 'client_to_broker' }, c('bytes_client_to_broker')], [{ direction: 'broker_to_client' }, c('bytes_broker_to_client')]]);

@@ -8,9 +8,10 @@ import type { ListenerConfig } from '../config/resolved.ts';
 import { ErrorCode, SluiceError } from '../errors.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { AddressClaim } from './address-claim.ts';
+import type { ListenerSlots } from './listener-slots.ts';
 
 export type ListenerWorkers = {
-  setListeners(listeners: ListenerConfig[], tls: (TlsMaterial | undefined)[]): Promise<{ address: string; error: string } | undefined>;
+  setListeners(listeners: ListenerConfig[], tls: (TlsMaterial | undefined)[], slots: number[]): Promise<{ address: string; error: string } | undefined>;
 };
 export type ListenerTls = {
   readonly material: (TlsMaterial | undefined)[];
@@ -25,9 +26,12 @@ export class ListenerControl {
   readonly #workers: ListenerWorkers;
   readonly #tls: ListenerTls;
   readonly #log: Logger;
+  readonly #slots: ListenerSlots;
 
-  constructor(listeners: ListenerConfig[], claim: AddressClaim, workers: ListenerWorkers, tls: ListenerTls, log: Logger) {
+  /** `slots`: the listeners' count slots, committed for `listeners` already. */
+  constructor(listeners: ListenerConfig[], claim: AddressClaim, workers: ListenerWorkers, tls: ListenerTls, log: Logger, slots: ListenerSlots) {
     this.#listeners = listeners;
+    this.#slots = slots;
     this.#claim = claim;
     this.#workers = workers;
     this.#tls = tls;
@@ -49,15 +53,17 @@ export class ListenerControl {
     const [nextBinds, beforeBinds] = [binds(next), binds(before)];
     const added = next.map((l) => l.bind).filter((b) => !beforeBinds.has(b.address));
     const removed = before.map((l) => l.bind).filter((b) => !nextBinds.has(b.address));
+    const slots = this.#slots.plan(next);
     await this.#claim.add(added);
-    const failed = await this.#workers.setListeners(next, material);
+    const failed = await this.#workers.setListeners(next, material, slots);
     if (failed) {
-      const stillFailed = await this.#workers.setListeners(before, beforeTls);
+      const stillFailed = await this.#workers.setListeners(before, beforeTls, this.#slots.plan(before));
       if (stillFailed) this.#log.error({ address: stillFailed.address, error: stillFailed.error }, 'reload: a worker could not go back to its listeners');
       await this.#claim.drop(added);
       throw new SluiceError(ErrorCode.listen, `cannot listen on ${failed.address || 'a new listener'}: ${failed.error}`);
     }
     await this.#claim.drop(removed);
+    this.#slots.commit(next, slots);
     this.#tls.follow(next, material);
     this.#listeners = next;
     this.#log.info({ listeners: next.map((l) => (l.protocol === 'mqtt' ? l.bind.address : `${l.protocol}://${l.bind.address}`)), added: added.map((b) => b.address), removed: removed.map((b) => b.address) }, 'listeners changed');

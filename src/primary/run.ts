@@ -22,6 +22,8 @@ import { DrainCloser } from './drain-closer.ts';
 import { Rebalancer } from './rebalancer.ts';
 import { ListenerControl } from './listener-control.ts';
 import { createMetrics } from '../metrics/prometheus.ts';
+import { ConnectionStats, ConnectionTotals } from '../metrics/connection-stats.ts';
+import { ListenerSlots } from './listener-slots.ts';
 import type { ServiceNotify } from './service-notify.ts';
 import type { LogFormat } from '../log.ts';
 
@@ -55,6 +57,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     brokers: BrokerTable.allocate(brokerTableSlots),
     sticky: StickyTable.allocate(config.sticky.capacity),
     counters: Counters.allocate(),
+    connections: ConnectionStats.allocate(),
     admission: Admission.allocate(),
     shares: WorkerShares.allocate(brokerTableSlots),
     ticketKeys: TicketKeys.allocate(),
@@ -84,6 +87,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   const releaseWorker = (workerId: number): number => {
     // Its last counts first, and its slot zeroed before a replacement counts in it.
     counters.retire(workerId);
+    connections.retire(workerId);
     const share = shares.take(workerId);
     admission.releaseShare(share);
     brokerTable.releaseShare(share.live);
@@ -92,8 +96,13 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     return dropped;
   };
   // Workers get the broker set by slot, with the addresses resolved.
-  const supervisor = new Supervisor({ ...config, brokers: brokers.brokers }, log, shared, epochMs, releaseWorker, tls, opts.logFormat ?? 'json');
-  const folder = setInterval(() => counters.fold(), counterFoldIntervalMs);
+  // Per-listener counts: each listener's slot in shared.connections, stable across reloads.
+  const connections = new ConnectionTotals(shared.connections);
+  const listenerSlots = new ListenerSlots((slot) => connections.resetListener(slot));
+  const initialSlots = listenerSlots.plan(config.listeners);
+  listenerSlots.commit(config.listeners, initialSlots);
+  const supervisor = new Supervisor({ ...config, brokers: brokers.brokers }, log, shared, epochMs, releaseWorker, tls, opts.logFormat ?? 'json', initialSlots);
+  const folder = setInterval(() => { counters.fold(); connections.fold(); }, counterFoldIntervalMs);
   folder.unref();
   let admin: Server | undefined;
   let drainCloser: DrainCloser | undefined;
@@ -114,7 +123,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     return result;
   };
   const reloader = new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material));
-  const listeners = new ListenerControl(config.listeners, claim, supervisor, reloader, log);
+  const listeners = new ListenerControl(config.listeners, claim, supervisor, reloader, log, listenerSlots);
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
     path: opts.configPath, log, counters,
     applyListeners: (list) => listeners.apply(list),
@@ -132,7 +141,10 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     if (config.admin) admin = await startAdmin({
       config, brokers: () => brokers.brokers, supervisor, brokerTable, stickyTable, counters, admission, log, tls: reloader,
       health: brokers, discovery: () => brokers.discoveryStatus(),
-      metrics: createMetrics({ counters, brokers: () => brokers.brokers, brokerTable, stickyTable, admission, workers: () => supervisor.status(), tls: reloader }),
+      metrics: createMetrics({
+        counters, brokers: () => brokers.brokers, brokerTable, stickyTable, admission, workers: () => supervisor.status(), tls: reloader,
+        connections, listeners: () => listenerSlots.current(),
+      }),
       token: opts.adminToken, balance: () => brokers.balance, drain: (name, drain, rate) => brokers.setDrain(name, drain, rate), reload: reloadAll,
     });
   } catch (err) {

@@ -55,9 +55,12 @@ export class Supervisor {
   #gc: (() => void) | undefined;
 
   readonly #logFormat: WorkerData['logFormat'];
+  #listenerSlots: number[];
 
-  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker, tls: WorkerData['tls'], logFormat: WorkerData['logFormat'] = 'json') {
+  constructor(config: ResolvedConfig, log: Logger, shared: WorkerData['shared'], epochMs: number, releaseWorker: ReleaseWorker, tls: WorkerData['tls'],
+    logFormat: WorkerData['logFormat'], listenerSlots: number[]) {
     this.#config = config;
+    this.#listenerSlots = listenerSlots;
     this.#logFormat = logFormat;
     this.#tls = tls;
     this.#releaseWorker = releaseWorker;
@@ -133,10 +136,11 @@ export class Supervisor {
    * every listening worker opens the new ones and closes the gone ones. The first worker's failure (a
    * worker that does not answer in time counts as one), or undefined when every worker took them.
    */
-  async setListeners(listeners: ResolvedConfig['listeners'], tls: WorkerData['tls']): Promise<{ address: string; error: string } | undefined> {
+  async setListeners(listeners: ResolvedConfig['listeners'], tls: WorkerData['tls'], slots: number[]): Promise<{ address: string; error: string } | undefined> {
     this.#config = { ...this.#config, listeners };
     this.#tls = tls;
-    const answers = await this.#askAll({ type: 'listeners', listeners, tls });
+    this.#listenerSlots = slots;
+    const answers = await this.#askAll({ type: 'listeners', listeners, tls, slots });
     for (const a of answers) {
       if (a === undefined) return { address: '', error: 'a worker did not answer in time' };
       if (a.type === 'listeners-applied' && a.failed) return a.failed;
@@ -213,7 +217,7 @@ export class Supervisor {
 
   #spawn(slot: Slot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared, tls: this.#tls, logFormat: this.#logFormat };
+      const data: WorkerData = { workerId: slot.id, config: this.#config, epochMs: this.#epochMs, shared: this.#shared, tls: this.#tls, logFormat: this.#logFormat, listenerSlots: this.#listenerSlots };
       const worker = new Worker(workerEntry, { workerData: data, name: `sluice-worker-${slot.id}`, resourceLimits: { maxYoungGenerationSizeMb: workerYoungGenerationMb } });
       slot.worker = worker;
       slot.state = 'starting';

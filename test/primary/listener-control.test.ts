@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { ListenerControl, type ListenerTls, type ListenerWorkers } from '../../src/primary/listener-control.ts';
 import { claimListenAddresses } from '../../src/primary/address-claim.ts';
+import { ListenerSlots } from '../../src/primary/listener-slots.ts';
 import type { ListenerConfig } from '../../src/config/resolved.ts';
 import type { TlsMaterial } from '../../src/tls/material.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -36,6 +37,11 @@ function fakes(failOn?: number) {
   return { sent, followed, workers, tls };
 }
 
+/** Count slots with the initial listener committed (the test's `a`, whatever its port). */
+function slots(): ListenerSlots {
+  return new ListenerSlots(() => {});
+}
+
 /** The message `fn` rejects with (the test fails if it resolves). */
 async function rejection(fn: () => Promise<unknown>): Promise<string> {
   try {
@@ -60,7 +66,7 @@ test('added and removed: the workers get the new list; the removed address is gi
   const [a, b] = [await freePort(), await freePort()];
   const claim = await claimListenAddresses([listener(a).bind]);
   const f = fakes();
-  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log);
+  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log, slots());
   await control.apply([listener(b)]);
   assert.equal(f.sent, [[b]]);
   assert.equal(f.followed, [[b]]);
@@ -75,7 +81,7 @@ test('a worker that cannot listen: the old list goes back, the new claim is give
   const [a, b] = [await freePort(), await freePort()];
   const claim = await claimListenAddresses([listener(a).bind]);
   const f = fakes(b);
-  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log);
+  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log, slots());
   assert.match(await rejection(() => control.apply([listener(a), listener(b)])), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${b}: EACCES`));
   assert.equal(f.sent, [[a, b], [a]], 'the new list, then the old one again');
   assert.equal(f.followed, [], 'certificate reloads still follow the old list');
@@ -89,7 +95,7 @@ test('an address another process holds: refused before any worker is asked', asy
   await new Promise<void>((r) => squatter.listen(taken, '127.0.0.1', r));
   const claim = await claimListenAddresses([listener(a).bind]);
   const f = fakes();
-  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log);
+  const control = new ListenerControl([listener(a)], claim, f.workers, f.tls, log, slots());
   assert.match(await rejection(() => control.apply([listener(a), listener(taken)])), /EADDRINUSE/);
   assert.equal(f.sent, []);
   squatter.close();
