@@ -8,11 +8,11 @@
 //   listen(host | null, port, backlog) -> listener index | errno name     closeListener(index)
 //   closeListeners()
 //   want(slot, bytes) / refuse(slot, connack?) / connect(slot, broker, prefix?) / skipIn(slot, n) -> undefined | errno name
-//   evictOldest() -> slot | -1      remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
+//   evictOldest() -> [slot | -1, "ip:port" | ""]     remoteAddress(slot) / localAddress(slot) -> [ip, port] | undefined      bytesOf(slot)
 //   start(clientFd, brokerFd, onEnd) -> undefined | errno name   (a pair of fds Node accepted: dup'ed)
 //   setIdle(slot, ms) -> undefined | errno name   sweepIdle() -> number   endPair(slot) -> undefined | errno name
 //   tapBroker(slot, flags) -> undefined | errno name
-//   sdNotify(socketPath, message) -> undefined | errno name
+//   sdNotify(socketPath, message) -> undefined | errno name   takeMovedByBroker(out) -> rows
 //   stopAll() -> number   configure(pipeBytes, poolMax)   drainPool() -> number   stats()   takeMoved()
 #include "sluice.h"
 
@@ -189,6 +189,15 @@ static napi_value js_set_brokers(napi_env env, napi_callback_info info) {
   if (st == NULL) {
     free(brokers);
     return NULL;
+  }
+  if (st->broker_moved == NULL) {
+    // Broker indexes are broker-table slots (src/brokers/layout.ts MAX_BROKERS): one row each.
+    st->broker_moved = calloc(kMaxBrokerSlots, sizeof *st->broker_moved);
+    if (st->broker_moved == NULL) {
+      free(brokers);
+      return errno_value(env, ENOMEM);
+    }
+    st->nbrokers_moved = kMaxBrokerSlots;
   }
   free(st->brokers);
   st->brokers = brokers;
@@ -385,30 +394,24 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
 static napi_value js_evict_oldest(napi_env env, napi_callback_info info) {
   (void)info;
   state_t *st = get_state(env);
-  napi_value v;
-  int64_t slot = st ? engine_evict_oldest(st) : -1;
+  napi_value arr, v, peer_v;
+  char peer[64];
+  uint32_t peer_len = 0;
+  int64_t slot = st ? engine_evict_oldest(st, peer, sizeof peer, &peer_len) : -1;
   if (st) flush_soon(st);
+  NAPI_CHECK(napi_create_array_with_length(env, 2, &arr));
   NAPI_CHECK(napi_create_double(env, (double)slot, &v));
-  return v;
+  NAPI_CHECK(napi_create_string_utf8(env, peer, peer_len, &peer_v));
+  NAPI_CHECK(napi_set_element(env, arr, 0, v));
+  NAPI_CHECK(napi_set_element(env, arr, 1, peer_v));
+  return arr;
 }
 
 /** [ip, port] of a socket address, or undefined (an IPv4 client of a dual-stack socket: its IPv4 form). */
 static napi_value address_value(napi_env env, const struct sockaddr_storage *ss) {
   char ip[INET6_ADDRSTRLEN];
   int port;
-  if (ss->ss_family == AF_INET) {
-    const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
-    inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
-    port = ntohs(v4->sin_port);
-  } else if (ss->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
-    // As Node says it for its sockets: 127.0.0.1, not ::ffff:127.0.0.1.
-    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], ip, sizeof ip);
-    else inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
-    port = ntohs(v6->sin6_port);
-  } else {
-    return undefined(env);
-  }
+  if (sockaddr_ip_port(ss, ip, sizeof ip, &port) != 0) return undefined(env);
   napi_value arr, ip_v, port_v;
   NAPI_CHECK(napi_create_array_with_length(env, 2, &arr));
   NAPI_CHECK(napi_create_string_utf8(env, ip, NAPI_AUTO_LENGTH, &ip_v));
@@ -569,6 +572,27 @@ static napi_value js_take_moved(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// takeMovedByBroker(out: Float64Array) -> rows: per broker index i, out[2i] client->broker and out[2i+1]
+// broker->client bytes since the last call (for the rows that fit out); how many rows were written.
+static napi_value js_take_moved_by_broker(napi_env env, napi_callback_info info) {
+  state_t *st = get_state(env);
+  napi_value argv[1], v;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok || type != napi_float64_array) return throw_arg(env, "out must be a Float64Array");
+  uint32_t rows = st && st->broker_moved ? (uint32_t)(length / 2 < st->nbrokers_moved ? length / 2 : st->nbrokers_moved) : 0;
+  double *out = data;
+  for (uint32_t i = 0; i < rows; i++) {
+    out[2 * i] = (double)st->broker_moved[i][0];
+    out[2 * i + 1] = (double)st->broker_moved[i][1];
+    st->broker_moved[i][0] = st->broker_moved[i][1] = 0;
+  }
+  NAPI_CHECK(napi_create_uint32(env, rows, &v));
+  return v;
+}
+
 // ---- the thread's life --------------------------------------------------------------------------------
 
 static void free_state(state_t *st) {
@@ -577,6 +601,7 @@ static void free_state(state_t *st) {
   free(st->slots);
   free(st->free_slots);
   free(st->brokers);
+  free(st->broker_moved);
   free(st->scratch);
   free(st->legacy_ends);
   free(st);
@@ -657,6 +682,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
     { "drainPool", NULL, js_drain_pool, NULL, NULL, NULL, napi_enumerable, NULL },
     { "stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL },
     { "takeMoved", NULL, js_take_moved, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "takeMovedByBroker", NULL, js_take_moved_by_broker, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   if (napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns) != napi_ok) return NULL;
   return exports;

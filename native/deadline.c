@@ -50,11 +50,15 @@ static void expire(conn_t *c) {
   int kind = c->dl_kind;
   deadline_remove(c);
   switch (kind) {
-    case kDeadlineConnect:
-      // connect_timeout: closed without an answer (MQTT has none for it), told to JS.
-      engine_emit(st, kEvTimedOut, c->slot, c->in_len, 0, 0, 0, NULL, 0);
+    case kDeadlineConnect: {
+      // connect_timeout: closed without an answer (MQTT has none for it), told to JS with the client's
+      // address for the log line (b: its offset in the data array, c: its length; -1 and 0 without one).
+      char peer[64];
+      uint32_t n = peer_text(c->fd[kClient], peer, sizeof peer);
+      engine_emit(st, kEvTimedOut, c->slot, c->in_len, -1, n, 0, n ? (const uint8_t *)peer : NULL, n);
       conn_free(c);
       break;
+    }
     case kDeadlineBroker:
       // No answer from the broker in time: JS tries the next candidate.
       engine_broker_failed(c, ETIMEDOUT);

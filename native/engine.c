@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -160,6 +161,35 @@ void conn_free(conn_t *c) {
   st->live--;
   list_remove(&c->link);
   list_push(&st->dead, &c->link);
+}
+
+/** The IP text and port of an IPv4 or IPv6 address, as Node says them (127.0.0.1, not ::ffff:127.0.0.1);
+ *  -1 for another family. `cap` >= INET6_ADDRSTRLEN. */
+int sockaddr_ip_port(const struct sockaddr_storage *ss, char *ip, size_t cap, int *port) {
+  if (ss->ss_family == AF_INET) {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &v4->sin_addr, ip, (socklen_t)cap);
+    *port = ntohs(v4->sin_port);
+    return 0;
+  }
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], ip, (socklen_t)cap);
+    else inet_ntop(AF_INET6, &v6->sin6_addr, ip, (socklen_t)cap);
+    *port = ntohs(v6->sin6_port);
+    return 0;
+  }
+  return -1;
+}
+
+uint32_t peer_text(int fd, char *out, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  char ip[INET6_ADDRSTRLEN];
+  int port;
+  if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) != 0 || sockaddr_ip_port(&ss, ip, sizeof ip, &port) != 0) return 0;
+  int n = snprintf(out, cap, "%s:%d", ip, port);
+  return n > 0 && (size_t)n < cap ? (uint32_t)n : 0;
 }
 
 /** A tapped connection's first broker bytes (pump.c): to JS, which reads its CONNACK. */
@@ -485,10 +515,11 @@ void engine_refuse(conn_t *c, const uint8_t *connack, size_t len) {
 }
 
 /** Closes the client waiting longest in the CONNECT phase; returns its slot, or -1 when none waits. */
-int64_t engine_evict_oldest(state_t *st) {
+int64_t engine_evict_oldest(state_t *st, char *peer, size_t cap, uint32_t *peer_len) {
   if (list_empty(&st->deadline[kDeadlineConnect])) return -1;
   conn_t *c = container_of(st->deadline[kDeadlineConnect].next, conn_t, dl_link);
   int64_t slot = c->slot;
+  *peer_len = peer_text(c->fd[kClient], peer, cap);  // for the log line: the socket is closed next
   conn_free(c);
   return slot;
 }

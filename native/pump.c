@@ -178,6 +178,13 @@ static void note_eof(conn_t *c, int d) {
  *  said the source's FIN has arrived (EPOLLRDHUP), so a short read took everything before it and the
  *  read that would return 0 is not made (HAProxy does the same). Returns 0, or an errno with *side set to
  *  the side whose socket failed. */
+void count_moved(conn_t *c, int d, uint64_t n) {
+  state_t *st = c->st;
+  st->moved[d] += n;
+  // Pairs started by start() (legacy) have no broker index; placed ones do.
+  if (!c->legacy && c->broker < st->nbrokers_moved) st->broker_moved[c->broker][d] += n;
+}
+
 /** The most of the broker's first read a tap copies: a CONNACK with its properties fits. */
 #define kTapBytes 1024
 
@@ -239,7 +246,7 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
         // The broker's first bytes (its CONNACK) for JS to read too; they are forwarded as ever.
         if (d == kBroker && c->tap) tap_first_read(c, st->scratch, (size_t)n);
         x->moved += (uint64_t)n;
-        st->moved[d] += (uint64_t)n;
+        count_moved(c, d, (uint64_t)n);
         ssize_t w = send(dst, st->scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
           if (errno != EAGAIN && errno != EINTR) {
@@ -285,7 +292,7 @@ static int pump_dir(conn_t *c, int d, int *side, int may_read, int fin_in) {
     if (n > 0) {
       x->queued += (size_t)n;
       x->moved += (uint64_t)n;
-      st->moved[d] += (uint64_t)n;
+      count_moved(c, d, (uint64_t)n);
     } else if (n == 0) {
       note_eof(c, d);
     } else if (errno == EAGAIN || errno == EINTR) {
@@ -341,7 +348,7 @@ void pair_start(conn_t *c) {
     x->pend_off = 0;
     // A PROXY header in front (in_skip bytes) goes out first but is not the client's: not counted.
     x->moved += c->in_len - c->in_skip;
-    st->moved[kClient] += c->in_len - c->in_skip;
+    count_moved(c, kClient, c->in_len - c->in_skip);
     c->in = NULL;
   } else {
     free(c->in);

@@ -57,7 +57,8 @@ enum {
   kEvData = 2,          // slot, a = bytes read so far (data at dataOffset, or fetch with bytesOf)
   kEvEndedEarly = 3,    // slot, a = bytes read: the client sent FIN before JS judged the CONNECT whole
   kEvResetEarly = 4,    // slot, a = errno: the client reset (or failed) before its CONNECT was whole
-  kEvTimedOut = 5,      // slot, a = bytes read: connect_timeout; the engine closed it
+  kEvTimedOut = 5,      // slot, a = bytes read, b/c = offset/length of the client's "ip:port" (-1/0: none):
+                        // connect_timeout; the engine closed it
   kEvBrokerFailed = 6,  // slot, a = errno: the broker connect failed or timed out (ETIMEDOUT)
   kEvConnected = 7,     // slot: the broker answered; CONNECT and what followed it are on their way
   kEvEnded = 8,         // slot, a = bytes client->broker, b = bytes broker->client, c = reason, d = errno
@@ -136,6 +137,7 @@ typedef struct {
 } listener_t;
 
 #define kMaxListeners 16
+#define kMaxBrokerSlots 256  // broker-table slots (src/brokers/layout.ts MAX_BROKERS): broker indexes are below
 #define kEventFields 6  // per event: kind, slot, a, b, c, d (Float64 each)
 
 struct state {
@@ -166,6 +168,8 @@ struct state {
   size_t pipe_bytes;
   uint32_t gen;
   uint64_t moved[2];     // bytes read per direction by every pair since the last takeMoved()
+  uint64_t (*broker_moved)[2];  // the same per broker index (nbrokers_moved of them), for takeMovedByBroker()
+  uint32_t nbrokers_moved;
   uint8_t *scratch;      // copy-mode and CONNECT-phase reads
   // coalescing small streaming reads (pump.c): directions held until the next tick of hold_fd
   uint64_t hold_ns;      // how long a held source waits at most; 0: never hold
@@ -202,6 +206,11 @@ int conn_interest(conn_t *c, int side, uint32_t events);
 void conn_unregister(conn_t *c, int side);
 int engine_listen(state_t *st, const char *host, int port, int backlog);
 void engine_close_listener(state_t *st, int index);
+// pump.c: bytes read from side d of c (per direction, and per broker for the metrics).
+void count_moved(conn_t *c, int d, uint64_t n);
+// engine.c: "ip:port" of the peer of fd into out (NUL-terminated); its length, 0 if it has none.
+uint32_t peer_text(int fd, char *out, size_t cap);
+int sockaddr_ip_port(const struct sockaddr_storage *ss, char *ip, size_t cap, int *port);
 // notify.c: one sd_notify(3) datagram to `path` ('@' first: abstract); 0 or an errno.
 int notify_send(const char *path, size_t path_len, const char *msg, size_t len);
 void engine_close_listeners(state_t *st);
@@ -209,7 +218,7 @@ int engine_connect(conn_t *c, uint32_t broker, const uint8_t *prefix, size_t pre
 void engine_rearm_client(conn_t *c);
 void engine_broker_failed(conn_t *c, int err);
 void engine_refuse(conn_t *c, const uint8_t *connack, size_t len);
-int64_t engine_evict_oldest(state_t *st);
+int64_t engine_evict_oldest(state_t *st, char *peer, size_t cap, uint32_t *peer_len);
 uint32_t engine_stop_all(state_t *st);
 uint32_t engine_sweep_idle(state_t *st);
 void engine_teardown(state_t *st);

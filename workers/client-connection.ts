@@ -328,14 +328,15 @@ class ClientConnection implements DeadlineEntry {
     countForwarded(ctx, this.listener, Date.now() - this.acceptedMs);
     if (ctx.log.isLevelEnabled('debug')) ctx.log.debug({ remote: record.remote, clientId: record.clientId, broker: record.broker }, 'client placed');
     // CONNECT and every byte read after it go first, in order; then the data path takes both sockets.
-    ctx.bytes.clientToBroker += bytes.length;
+    const meter = ctx.bytesByBroker[p.broker];
+    meter.clientToBroker += bytes.length;
     if (ctx.config.brokers[p.broker].proxyProtocol === 'v2') {
       // Behind a front balancer: its addresses are passed on; else this socket's.
       const { source, destination } = this.proxied ?? { source: { ip: socket.remoteAddress!, port: socket.remotePort! }, destination: { ip: socket.localAddress!, port: socket.localPort! } };
       broker.write(proxyV2Header(source, destination, this.identity?.tls));
     }
     broker.write(bytes);
-    ctx.forward(socket, broker, ctx.bytes, idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec)).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
+    ctx.forward(socket, broker, meter, idleLimitMs(ctx.config.limits.idle, connect.keepaliveSec)).then((end) => pair.end(end), (err: unknown) => pair.fail(err));
     // After forward() took the socket (its listeners are first): this one only reads the CONNACK.
     const pin = wantsAssignedId(ctx, connect, this.identity?.certCn);
     if (p.judgesConnack || pin) tapFirstPacket(broker, (bytes) => brokerFirstBytes(ctx, p.broker, bytes, p.judgesConnack, pin));

@@ -148,10 +148,16 @@ export class NativeSource {
 
   /** "ip:port" of the client (a front balancer's PROXY source if it sent one), for a log line. */
   #remoteText(slot: number): string | undefined {
-    const front = this.#proxied[slot]?.source;
-    if (front) return `${front.ip}:${front.port}`;
+    const front = this.#proxiedText(slot);
+    if (front) return front;
     const r = this.#engine.remoteAddress(slot);
     return r ? `${r[0]}:${r[1]}` : undefined;
+  }
+
+  /** "ip:port" a front balancer's PROXY header gave for the client (undefined: none). */
+  #proxiedText(slot: number): string | undefined {
+    const front = this.#proxied[slot]?.source;
+    return front ? `${front.ip}:${front.port}` : undefined;
   }
 
   /** Forwarded clients, for the admin view. */
@@ -202,7 +208,8 @@ export class NativeSource {
       case EngineEvent.timedOut:
         if (this.#endPending(slot)) {
           countEnd(ctx, this.#countSlot[slot], 'refused_connect_timeout');
-          ctx.faultLog.warn('refused_connect_timeout', { slot, bufferedBytes: a }, 'CONNECT not complete within the timeout');
+          const remote = this.#proxiedText(slot) ?? (b >= 0 && c > 0 ? this.#data.toString('latin1', b, b + c) : undefined);
+          ctx.faultLog.warn('refused_connect_timeout', { remote, bufferedBytes: a }, 'CONNECT not complete within the timeout');
         }
         return;
       case EngineEvent.brokerFailed:
@@ -248,10 +255,10 @@ export class NativeSource {
     this.#proxied[slot] = undefined;
     if (!ctx.admission.pendingStarted()) {
       // Over this worker's part of max_pending: the engine closes the client waiting longest.
-      const evicted = this.#engine.evictOldest();
+      const [evicted, remote] = this.#engine.evictOldest();
       if (evicted >= 0 && this.#phase[evicted] === kPending) {
         countEnd(ctx, this.#countSlot[evicted], 'pending_evicted');
-        ctx.faultLog.warn('pending_evicted', {}, 'pending client evicted: limits.max_pending reached');
+        ctx.faultLog.warn('pending_evicted', { remote: this.#proxiedText(evicted) ?? (remote || undefined) }, 'pending client evicted: limits.max_pending reached');
         this.#endPending(evicted);
       }
     }
@@ -276,7 +283,7 @@ export class NativeSource {
       if (h.kind === 'invalid') {
         countEnd(ctx, this.#countSlot[slot], 'refused_bad_proxy_header');
         this.#endPending(slot);
-        ctx.faultLog.warn('refused_bad_proxy_header', { slot, why: h.reason }, 'bad PROXY header from the front balancer; closed');
+        ctx.faultLog.warn('refused_bad_proxy_header', { remote: this.#remoteText(slot), why: h.reason }, 'bad PROXY header from the front balancer; closed');
         this.#engine.refuse(slot, undefined);
         return;
       }

@@ -26,7 +26,7 @@ export const EngineEvent = {
   data: 2, // slot, a = bytes read so far, b = their offset in the data array (-1: fetch with bytesOf)
   endedEarly: 3, // slot, a = bytes read: FIN before the CONNECT was judged whole
   resetEarly: 4, // slot, a = errno
-  timedOut: 5, // slot, a = bytes read: connect_timeout, the engine closed it
+  timedOut: 5, // slot, a = bytes read, b/c = offset/length of the client's "ip:port" in the data array (-1/0: none): connect_timeout, the engine closed it
   brokerFailed: 6, // slot, a = errno (ETIMEDOUT for the broker connect timeout)
   connected: 7, // slot
   ended: 8, // slot, a = bytes client->broker, b = bytes broker->client, c = reason (spliceEndReasons), d = errno
@@ -63,8 +63,8 @@ export type SpliceBinding = {
   /** Starts a broker connect (an event follows), or returns the errno name of a failure at once.
    *  `prefix` (a PROXY header) goes to this broker before the client's bytes. */
   connect(slot: number, broker: number, prefix?: Buffer): string | undefined;
-  /** Closes the client waiting longest in the CONNECT phase; its slot, or -1. */
-  evictOldest(): number;
+  /** Closes the client waiting longest in the CONNECT phase: its slot (-1: none) and "ip:port" ('' unknown). */
+  evictOldest(): [number, string];
   remoteAddress(slot: number): [string, number] | undefined;
   /** The pair ends (reason idle) once the client has sent nothing for ms (0: never), counted from now. */
   setIdle(slot: number, ms: number): string | undefined;
@@ -92,6 +92,8 @@ export type SpliceBinding = {
   stats(): SpliceStats;
   /** Bytes moved by every pair of this thread since the last call (or start): [client->broker, broker->client]. */
   takeMoved(): [number, number];
+  /** The same per broker index into out (out[2i], out[2i+1]); how many rows it wrote. */
+  takeMovedByBroker(out: Float64Array): number;
 };
 
 /** Native reason codes, by index. */

@@ -42,8 +42,9 @@ export type WorkerContext = {
    *  bounded rate (close-on-broker). The native engine keeps its own (native-source.ts). */
   jsPairs: Map<number, JsPair>;
   forward: ForwardFn;
-  /** Bytes forwarded by this worker, flushed to the shared counters every second. */
-  bytes: ByteMeter;
+  /** Bytes this worker forwarded on the JS path, per broker slot, flushed to the shared counts every
+   *  second (the native engine keeps its own). */
+  bytesByBroker: ByteMeter[];
   /** Connections in the CONNECT phase, oldest first: the CONNECT timeout, and whom max_pending evicts. */
   pending: DeadlineList<DeadlineEntry & { expire(): void }>;
   /** Refused connections whose CONNACK and FIN are on the way: destroyed when the linger is over. */

@@ -9,6 +9,7 @@ import { Counters } from '../src/metrics/counters.ts';
 import { ConnectionStats } from '../src/metrics/connection-stats.ts';
 import { Admission } from '../src/limits/admission.ts';
 import { BrokerTable } from '../src/brokers/broker-table.ts';
+import { MAX_BROKERS } from '../src/brokers/layout.ts';
 import { StickyTable } from '../src/sticky/table.ts';
 import { stickyNowSec } from '../src/sticky/clock.ts';
 import { WorkerShares } from '../src/limits/worker-shares.ts';
@@ -58,7 +59,7 @@ type Expiring = DeadlineEntry & { expire(): void };
 const expire = (c: Expiring) => c.expire();
 // After a refusal CONNACK, how long the client gets to read it before the socket is destroyed.
 const refusalLingerMs = 2000;
-const bytes: ByteMeter = { clientToBroker: 0, brokerToClient: 0 };
+const bytesByBroker: ByteMeter[] = Array.from({ length: MAX_BROKERS }, () => ({ clientToBroker: 0, brokerToClient: 0 }));
 
 const ctx: WorkerContext = {
   workerId: data.workerId,
@@ -73,7 +74,7 @@ const ctx: WorkerContext = {
   faultLog: new RateLimitedLog(log),
   jsPairs: new Map(),
   forward: datapath.forward,
-  bytes,
+  bytesByBroker,
   pending: new DeadlineList<Expiring>(config.limits.connectTimeoutMs, expire),
   lingering: new DeadlineList<Expiring>(refusalLingerMs, expire),
 };
@@ -82,14 +83,22 @@ const ctx: WorkerContext = {
 const native = datapath.name === 'splice' ? new NativeSource(ctx, splice!) : undefined;
 
 // Bytes are published while connections live (a pair streaming for a day shows its bytes), once a
-// second: the JS path counts into `bytes` as chunks move, the native engine per thread.
+// second, in all and per broker: the JS path counts per broker as chunks move, the native engine per thread.
 const bytesFlushIntervalMs = 1000;
+const nativeByBroker = new Float64Array(MAX_BROKERS * 2);
 function flushBytes(): void {
-  const [splicedC2b, splicedB2c] = splice ? splice.takeMoved() : [0, 0];
-  const c2b = bytes.clientToBroker + splicedC2b;
-  const b2c = bytes.brokerToClient + splicedB2c;
-  bytes.clientToBroker = 0;
-  bytes.brokerToClient = 0;
+  let [c2b, b2c] = splice ? splice.takeMoved() : [0, 0];
+  const nativeRows = splice ? splice.takeMovedByBroker(nativeByBroker) : 0;
+  for (let i = 0; i < MAX_BROKERS; i++) {
+    const m = bytesByBroker[i];
+    const toBroker = m.clientToBroker + (i < nativeRows ? nativeByBroker[2 * i] : 0);
+    const toClient = m.brokerToClient + (i < nativeRows ? nativeByBroker[2 * i + 1] : 0);
+    c2b += m.clientToBroker;
+    b2c += m.brokerToClient;
+    m.clientToBroker = 0;
+    m.brokerToClient = 0;
+    if (toBroker > 0 || toClient > 0) brokerTable.addBytes(i, toBroker, toClient);
+  }
   if (c2b > 0) counters.add('bytes_client_to_broker', c2b);
   if (b2c > 0) counters.add('bytes_broker_to_client', b2c);
 }

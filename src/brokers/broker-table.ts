@@ -6,6 +6,8 @@
 import {
   MAX_BROKERS,
   brokerTableBytes,
+  brokerWordBytes,
+  kBytesPerBroker,
   kBrokerWords,
   kFlagDown,
   kFlagDraining,
@@ -28,6 +30,7 @@ import type { WorkerShare } from '../limits/worker-shares.ts';
 export class BrokerTable {
   readonly maxBrokers: number;
   readonly #words: Int32Array;
+  readonly #bytes: BigInt64Array;
   readonly #share: WorkerShare | undefined;
 
   /** A zeroed table for `maxBrokers` brokers: all healthy, none draining, no connections, generation 0. */
@@ -51,6 +54,7 @@ export class BrokerTable {
       throw new TypeError('not a broker table SharedArrayBuffer (use BrokerTable.allocate)');
     }
     this.#words = words;
+    this.#bytes = new BigInt64Array(sab, brokerWordBytes(maxBrokers), maxBrokers * kBytesPerBroker);
     this.maxBrokers = maxBrokers;
     this.#share = share;
   }
@@ -191,6 +195,23 @@ export class BrokerTable {
     // Atomics.store: a failure of the old broker counted at this moment may be lost; it was the old one's.
     Atomics.store(this.#words, this.#at(i, kConnectFailuresField), 0);
     Atomics.store(this.#words, this.#at(i, kConnackRefusalsField), 0);
+    Atomics.store(this.#bytes, i * kBytesPerBroker, 0n);
+    Atomics.store(this.#bytes, i * kBytesPerBroker + 1, 0n);
+  }
+
+  /** A worker's bytes forwarded to and from broker i since its last report (once a second). */
+  addBytes(i: number, clientToBroker: number, brokerToClient: number): void {
+    this.#at(i, 0); // range check
+    // Atomics.add: every worker adds to the same two counts.
+    if (clientToBroker > 0) Atomics.add(this.#bytes, i * kBytesPerBroker, BigInt(clientToBroker));
+    if (brokerToClient > 0) Atomics.add(this.#bytes, i * kBytesPerBroker + 1, BigInt(brokerToClient));
+  }
+
+  /** Bytes forwarded to and from broker i since the slot was given to it: [client->broker, broker->client]. */
+  bytes(i: number): [number, number] {
+    this.#at(i, 0); // range check
+    // Atomics.load: workers add to them.
+    return [Number(Atomics.load(this.#bytes, i * kBytesPerBroker)), Number(Atomics.load(this.#bytes, i * kBytesPerBroker + 1))];
   }
 
   /** Failed connects to broker i, and CONNACKs it refused clients with for its own state (uint32 totals). */

@@ -43,6 +43,17 @@ export const kFlagDown = 1;
 /** Flag bit: the broker is draining (no new connections). */
 export const kFlagDraining = 2;
 
-export function brokerTableBytes(maxBrokers: number): number {
+/** Bytes of the Int32 part (header and broker slots); a multiple of 8, where the byte counts start. */
+export function brokerWordBytes(maxBrokers: number): number {
   return (kHeaderWords + maxBrokers * kBrokerWords) * Int32Array.BYTES_PER_ELEMENT;
+}
+
+/**
+ * After the Int32 words: per broker, two BigInt64 byte counts (client->broker, broker->client) since the
+ * slot was given to it. Workers add their share once a second (Atomics.add on BigInt64Array).
+ */
+export const kBytesPerBroker = 2;
+
+export function brokerTableBytes(maxBrokers: number): number {
+  return brokerWordBytes(maxBrokers) + maxBrokers * kBytesPerBroker * BigInt64Array.BYTES_PER_ELEMENT;
 }

@@ -117,6 +117,11 @@ export function createMetrics(src: MetricsSources): Metrics {
   gauge('sluice_broker_healthy', '1 when the health checks (or passive health) say the broker is up', ['broker'], () => brokersNow().map(({ b, i }) => [{ broker: b.name }, src.brokerTable.isHealthy(i) ? 1 : 0]));
   gauge('sluice_broker_draining', '1 while the broker drains (config, admin API, or removed from the set)', ['broker'],
     () => brokersNow().map(({ b, i }) => [{ broker: b.name }, b.drain || b.removed || src.brokerTable.isDraining(i) ? 1 : 0]));
+  fromTotals('sluice_broker_bytes_total', 'Bytes forwarded per broker (published once a second while connections live), by direction', ['broker', 'direction'],
+    () => brokersNow().flatMap(({ b, i }) => {
+      const [toBroker, toClient] = src.brokerTable.bytes(i);
+      return [[{ broker: b.name, direction: 'client_to_broker' }, toBroker], [{ broker: b.name, direction: 'broker_to_client' }, toClient]] as [Record<'broker' | 'direction', string>, number][];
+    }));
   fromTotals('sluice_broker_connect_failures_total', 'Broker connects that failed (refused, timed out, unresolvable)', ['broker'],
     () => brokersNow().map(({ b, i }) => [{ broker: b.name }, src.brokerTable.failureTotals(i).connects]));
   fromTotals('sluice_broker_connack_refusals_total', 'CONNACKs in which the broker refused a client for its own state (passive health reads them)', ['broker'],

@@ -88,7 +88,12 @@ test('exact counts after known traffic', async () => {
   assert.is(m.value('sluice_broker_connect_failures_total', 'broker="m1"'), 0);
   assert.is(m.value('sluice_broker_up', 'broker="m1"'), 1);
   // Bytes are published every second while clients live (the held ones may have sent more since).
-  assert.ok((m.value('sluice_bytes_total', 'direction="client_to_broker"') ?? 0) >= stats.counters.bytes_client_to_broker);
+  const total = m.value('sluice_bytes_total', 'direction="client_to_broker"') ?? 0;
+  assert.ok(total >= stats.counters.bytes_client_to_broker);
+  const perBroker = ['dead', 'm1', 'm2'].map((b) => m.value('sluice_broker_bytes_total', `broker="${b}",direction="client_to_broker"`) ?? -1);
+  assert.is(perBroker[0], 0, 'nothing forwarded to the dead broker');
+  assert.is(perBroker[1] + perBroker[2], total, 'the brokers share the total');
+  assert.ok(perBroker[1] > 0 && perBroker[2] > 0);
   assert.is(m.value('sluice_workers', 'state="listening"'), 2);
   assert.is(m.value('sluice_worker_restarts_total'), 0);
   assert.is(m.value('sluice_config_reloads_total', 'result="applied"'), 0);

@@ -15,7 +15,8 @@ test('header and broker fields are distinct and inside their blocks', () => {
 test('one 64-byte cache line per broker, after a 64-byte header', () => {
   assert.is(L.kBrokerWords * 4, 64);
   assert.is(L.kHeaderWords * 4, 64);
-  assert.is(L.brokerTableBytes(L.MAX_BROKERS), 64 + 64 * L.MAX_BROKERS);
+  assert.is(L.brokerWordBytes(L.MAX_BROKERS), 64 + 64 * L.MAX_BROKERS);
+  assert.is(L.brokerTableBytes(L.MAX_BROKERS), 64 + 64 * L.MAX_BROKERS + 16 * L.MAX_BROKERS, "then two BigInt64 byte counts a broker");
   assert.is(L.kFlagDown & L.kFlagDraining, 0);
 });
 

@@ -95,6 +95,8 @@ test('CONNECT that never completes is closed after limits.connect_timeout', asyn
   assert.ok(r.closed, 'closed by Sluice');
   assert.ok(r.elapsedMs >= 500 && r.elapsedMs < 4000, `closed after ${r.elapsedMs} ms`);
   assert.is(await counter('refused_connect_timeout'), before + 1);
+  // The log line names the client by its address (the native engine reads it before it closes).
+  assert.match(sluice.output(), /"remote":"127\.0\.0\.1:\d+","bufferedBytes":10,"msg":"CONNECT not complete within the timeout"/);
 });
 
 test('a CONNECT split into one-byte segments, followed by SUBSCRIBE in the last segment, works', async () => {
