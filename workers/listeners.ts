@@ -121,7 +121,7 @@ export class WorkerListeners {
     // A front balancer's PROXY header before TLS or HTTP: a plain server reads it and hands the socket on
     // (a plain mqtt listener reads it in the CONNECT phase instead).
     const listening: Server = l.acceptProxyProtocol && l.protocol !== 'mqtt'
-      ? createProxyFront(server, l.tls?.handshakeTimeoutMs ?? ctx.config.limits.connectTimeoutMs, ctx)
+      ? createProxyFront(server, l.tls?.handshakeTimeoutMs ?? ctx.config.limits.connectTimeoutMs, ctx, slot)
       : server;
     listening.on('error', (err) => ctx.log.error({ err }, 'listener error'));
     try {

@@ -9,6 +9,7 @@ import { readProxyHeader } from '../src/proxy/header-reader.ts';
 import type { Endpoint } from '../src/proxy/v2-header.ts';
 import type { WorkerContext } from './worker-context.ts';
 import { guardSetup } from './setup-guard.ts';
+import { countHandshakeRefusal } from './connection-count.ts';
 
 /** A client behind a front balancer: its address, and the one it connected to, from the PROXY header. */
 export type Proxied = { source: Endpoint; destination: Endpoint };
@@ -20,11 +21,12 @@ export function proxiedOf(raw: Socket | undefined): Proxied | undefined {
   return raw ? proxied.get(raw) : undefined;
 }
 
-export function createProxyFront(inner: Server, timeoutMs: number, ctx: WorkerContext): Server {
+/** `slot`: the listener's count slot. */
+export function createProxyFront(inner: Server, timeoutMs: number, ctx: WorkerContext, slot: number): Server {
   return createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     let bytes: Buffer = Buffer.alloc(0);
     const refuse = (why: string) => {
-      ctx.counters.add('front_bad_proxy_header');
+      countHandshakeRefusal(ctx, slot, 'front_bad_proxy_header');
       ctx.faultLog.warn('front_bad_proxy_header', { remote: `${socket.remoteAddress}:${socket.remotePort}`, why }, 'bad PROXY header from the front balancer; closed');
       socket.destroy();
     };

@@ -12,6 +12,7 @@ import { acceptClient, type ClientIdentity } from './client-connection.ts';
 import { proxiedOf } from './proxy-front.ts';
 import { guardSetup, kThrowingSetupName, setupTestHooks } from './setup-guard.ts';
 import type { WorkerContext } from './worker-context.ts';
+import { countHandshakeRefusal } from './connection-count.ts';
 
 /** SLUICE_TEST_HOOKS=1 only: the SNI name kThrowingSetupName makes the setup throw (a stand-in for a bug). */
 export function throwIfAsked(socket: TLSSocket): void {
@@ -73,13 +74,13 @@ export class ServedCertificates {
 }
 
 /** Counts every handshake on `server` that fails or stalls, and closes it (Node leaves a timed-out one open). */
-export function watchTlsFailures(server: Server, ctx: WorkerContext): void {
+export function watchTlsFailures(server: Server, ctx: WorkerContext, slot: number): void {
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
     // The error names the failure (a wrong version, plain MQTT on a TLS port, no shared cipher); it never
     // carries key material.
     socket.destroy();
     const counter = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'tls_handshake_timeout' : 'tls_handshake_failed';
-    ctx.counters.add(counter);
+    countHandshakeRefusal(ctx, slot, counter);
     ctx.faultLog.warn(counter, { remote: `${socket.remoteAddress}:${socket.remotePort}`, why: err.code ?? err.message },
       counter === 'tls_handshake_timeout' ? 'TLS handshake not complete within tls.handshake_timeout' : 'TLS handshake failed');
   });
@@ -106,13 +107,13 @@ export function clientCheckFor(l: ListenerConfig, ctx: WorkerContext): ClientChe
  * Right after a handshake: the client's identity for placement (undefined when nothing uses it), or
  * false when its certificate is refused (the socket is destroyed, counted and logged).
  */
-export function checkClient(socket: TLSSocket, m: TlsMaterial, check: ClientCheck, ctx: WorkerContext): ClientIdentity | undefined | false {
+export function checkClient(socket: TLSSocket, m: TlsMaterial, check: ClientCheck, ctx: WorkerContext, slot: number): ClientIdentity | undefined | false {
   ctx.counters.add('tls_handshakes');
   const cert = m.clientAuth !== 'none' && (!socket.authorized || check.wantsIdentity) ? socket.getPeerCertificate() : undefined;
   const presented = cert !== undefined && Object.keys(cert).length > 0;
   // optional: a client may come without a certificate, but one it presents must be valid.
   if (m.clientAuth !== 'none' && !socket.authorized && (presented || m.clientAuth === 'required')) {
-    ctx.counters.add('tls_client_cert_rejected');
+    countHandshakeRefusal(ctx, slot, 'tls_client_cert_rejected');
     ctx.faultLog.warn('tls_client_cert_rejected', {
       remote: `${socket.remoteAddress}:${socket.remotePort}`,
       why: presented ? String(socket.authorizationError) : 'no client certificate',
@@ -143,11 +144,11 @@ export function checkClient(socket: TLSSocket, m: TlsMaterial, check: ClientChec
 export function createTlsListener(certs: ServedCertificates, l: ListenerConfig, ctx: WorkerContext, slot: number): Server {
   // allowHalfOpen, as for plain TCP: a client's FIN (after close_notify) goes on to the broker as a half-close.
   const server = createServer({ ...certs.serverOptions(), allowHalfOpen: true, noDelay: true });
-  watchTlsFailures(server, ctx);
+  watchTlsFailures(server, ctx, slot);
   const check = clientCheckFor(l, ctx);
   server.on('secureConnection', guardSetup(ctx, 'tls', (socket: TLSSocket) => socket, (socket: TLSSocket) => {
     throwIfAsked(socket);
-    const identity = checkClient(socket, certs.material, check, ctx);
+    const identity = checkClient(socket, certs.material, check, ctx, slot);
     if (identity !== false) acceptClient(socket, ctx, { listener: slot, identity, proxied: proxiedOf(rawOf(socket)) });
   }));
   return server;

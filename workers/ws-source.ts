@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { ListenerConfig } from '../src/config/resolved.ts';
-import type { CounterName } from '../src/metrics/counters.ts';
+import type { HandshakeRefusal } from '../src/metrics/connection-stats.ts';
+import { countHandshakeRefusal } from './connection-count.ts';
 import { acceptClient, type ClientIdentity } from './client-connection.ts';
 import { checkClient, clientCheckFor, rawOf, throwIfAsked, watchTlsFailures, type ServedCertificates } from './tls-source.ts';
 import { guardSetup, kThrowingSetupName, setupTestHooks } from './setup-guard.ts';
@@ -36,8 +37,8 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
     // Mosquitto and EMQX do); one that offers only others was refused before this (on 'upgrade').
     handleProtocols: (offered) => [...offered].find((p) => kSubprotocols.has(p)) ?? false,
   });
-  const refuse = (counter: CounterName, socket: Duplex, status: number, why: string, fields: Record<string, unknown>) => {
-    ctx.counters.add(counter);
+  const refuse = (counter: HandshakeRefusal, socket: Duplex, status: number, why: string, fields: Record<string, unknown>) => {
+    countHandshakeRefusal(ctx, slot, counter);
     ctx.faultLog.warn(counter, { remote: remoteOf(socket), ...fields }, why);
     rejectUpgrade(socket, status, why);
   };
@@ -48,11 +49,11 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
   let server: Server;
   if (certs) {
     const https = createHttpsServer({ ...certs.serverOptions(), ...httpOptions });
-    watchTlsFailures(https, ctx);
+    watchTlsFailures(https, ctx, slot);
     const check = clientCheckFor(l, ctx);
     https.on('secureConnection', guardSetup(ctx, 'tls', (socket: IdentifiedSocket) => socket, (socket: IdentifiedSocket) => {
       throwIfAsked(socket);
-      const identity = checkClient(socket, certs.material, check, ctx);
+      const identity = checkClient(socket, certs.material, check, ctx, slot);
       if (identity !== false) socket[kIdentity] = identity;
     }));
     server = https;
@@ -61,7 +62,7 @@ export function createWsListener(l: ListenerConfig, certs: ServedCertificates | 
   }
   server.on('request', (req: IncomingMessage, res) => {
     // Plain HTTP (no upgrade): say what this port speaks.
-    ctx.counters.add('ws_not_upgrade');
+    countHandshakeRefusal(ctx, slot, 'ws_not_upgrade');
     ctx.faultLog.warn('ws_not_upgrade', { remote: remoteOf(req.socket), method: req.method }, 'HTTP request without a WebSocket upgrade');
     res.writeHead(426, { Upgrade: 'websocket', Connection: 'close', 'Content-Type': 'text/plain' });
     res.end(`MQTT over WebSocket: upgrade on ${path} with subprotocol mqtt\n`);

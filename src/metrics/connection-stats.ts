@@ -20,14 +20,22 @@ export const connectionEnds = [
 ] as const;
 export type ConnectionEnd = (typeof connectionEnds)[number];
 
+/** Refusals before a connection is accepted as MQTT: at the TLS handshake, the PROXY header of a TLS or
+ *  WebSocket listener, or the HTTP upgrade. */
+export const handshakeRefusals = [
+  'tls_handshake_failed', 'tls_handshake_timeout', 'tls_client_cert_rejected', 'front_bad_proxy_header', 'ws_not_upgrade', 'ws_wrong_path', 'ws_bad_subprotocol',
+] as const;
+export type HandshakeRefusal = (typeof handshakeRefusals)[number];
+
 /** Upper bounds of the CONNECT-phase histogram (seconds): accept to CONNECT forwarded to a broker. */
 export const kConnectBucketsSec = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
-// Per listener slot: accepted, forwarded, then the ends.
+// Per listener slot: accepted, forwarded, the ends, then the refusals before an accept.
 const kAcceptedCell = 0;
 const kForwardedCell = 1;
 const kFirstEndCell = 2;
-const kListenerCells = kFirstEndCell + connectionEnds.length;
+const kFirstHandshakeCell = kFirstEndCell + connectionEnds.length;
+const kListenerCells = kFirstHandshakeCell + handshakeRefusals.length;
 // After the listener block: one cell per bucket, then +Inf, the count is their sum; then the sum (µs).
 const kHistogramBase = kListenerSlots * kListenerCells;
 const kHistogramCells = kConnectBucketsSec.length + 2;
@@ -35,6 +43,7 @@ const kSumCell = kHistogramBase + kConnectBucketsSec.length + 1;
 /** Words per worker slot, padded so two workers never write one cache line. */
 const kSlotWords = Math.ceil((kHistogramBase + kHistogramCells + 16) / 16) * 16;
 const endCell = Object.fromEntries(connectionEnds.map((n, i) => [n, kFirstEndCell + i])) as Record<ConnectionEnd, number>;
+const handshakeCell = Object.fromEntries(handshakeRefusals.map((n, i) => [n, kFirstHandshakeCell + i])) as Record<HandshakeRefusal, number>;
 const kMaxDurationUs = 2 ** 30; // one observation's cap (18 minutes): a sum cell folds modulo 2^32
 
 function slotBase(words: Int32Array, workerId: number): number {
@@ -75,9 +84,20 @@ export class ConnectionStats {
   ended(listener: number, end: ConnectionEnd): void {
     Atomics.add(this.#words, this.#base + listener * kListenerCells + endCell[end], 1);
   }
+
+  /** Refused before it was accepted as MQTT (never counted as accepted). */
+  refusedBeforeAccept(listener: number, why: HandshakeRefusal): void {
+    Atomics.add(this.#words, this.#base + listener * kListenerCells + handshakeCell[why], 1);
+  }
 }
 
-export type ListenerTotals = { accepted: number; forwarded: number; ends: Record<ConnectionEnd | 'dropped_worker_exit', number>; active: number };
+export type ListenerTotals = {
+  accepted: number;
+  forwarded: number;
+  ends: Record<ConnectionEnd | 'dropped_worker_exit', number>;
+  active: number;
+  refusedBeforeAccept: Record<HandshakeRefusal, number>;
+};
 export type HistogramTotals = { buckets: number[]; count: number; sumSec: number };
 
 /** The primary's view: exact totals folded from every worker's slot. */
@@ -132,7 +152,8 @@ export class ConnectionTotals {
     const ends = Object.fromEntries(connectionEnds.map((n, e) => [n, t[at + kFirstEndCell + e]])) as ListenerTotals['ends'];
     ends.dropped_worker_exit = this.#dropped[l];
     const ended = Object.values(ends).reduce((a, b) => a + b, 0);
-    return { accepted: t[at + kAcceptedCell], forwarded: t[at + kForwardedCell], ends, active: Math.max(0, t[at + kAcceptedCell] - ended) };
+    const refusedBeforeAccept = Object.fromEntries(handshakeRefusals.map((n, k) => [n, t[at + kFirstHandshakeCell + k]])) as ListenerTotals['refusedBeforeAccept'];
+    return { accepted: t[at + kAcceptedCell], forwarded: t[at + kForwardedCell], ends, active: Math.max(0, t[at + kAcceptedCell] - ended), refusedBeforeAccept };
   }
 
   /** The CONNECT-phase histogram, buckets cumulative as Prometheus wants them (the last is +Inf). */

@@ -9,7 +9,7 @@ import type { StickyTable } from '../sticky/table.ts';
 import type { Admission } from '../limits/admission.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { CounterName } from './counters.ts';
-import { connectionEnds, kConnectBucketsSec, type ConnectionTotals } from './connection-stats.ts';
+import { connectionEnds, handshakeRefusals, kConnectBucketsSec, type ConnectionTotals } from './connection-stats.ts';
 
 export type MetricsSources = {
   counters: { snapshot(): Record<CounterName, number> };
@@ -100,6 +100,11 @@ export function createMetrics(src: MetricsSources): Metrics {
     ]));
   fromTotals('sluice_connections_closed_total', 'Forwarded connections that ended, all reasons, per listener', ['listener'],
     () => perListener().map(({ listener, t }) => [{ listener }, t.ends.connections_closed]));
+  fromTotals('sluice_handshake_refusals_total', 'Connections refused per listener before they were accepted as MQTT: TLS handshake, client certificate, a front balancer\'s PROXY header, HTTP upgrade', ['listener', 'reason'],
+    () => perListener().flatMap(({ listener, t }) => handshakeRefusals.map((reason): [Record<'listener' | 'reason', string>, number] => [{ listener, reason }, t.refusedBeforeAccept[reason]])));
+  fromTotals('sluice_websocket_upgrades_total', 'WebSocket upgrades done', [], () => [[{}, c('ws_upgrades')]]);
+  fromTotals('sluice_websocket_messages_refused_total', 'WebSocket connections closed for a message MQTT cannot carry', ['reason'],
+    () => [[{ reason: 'text_frame' }, c('ws_text_frame')], [{ reason: 'frame_too_large' }, c('ws_frame_too_large')]]);
   gauge('sluice_connections_active', 'Client connections open per listener: in the CONNECT phase, placing or forwarding', ['listener'],
     () => perListener().map(({ listener, t }) => [{ listener }, t.active]));
   new TotalsHistogram('sluice_connect_duration_seconds', 'From accept to the CONNECT forwarded to a broker (TLS and WebSocket: from the handshake or upgrade)',

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startMosquittos, type MosquittoCluster } from '../helpers/mosquitto.ts';
 import { startSluice, type SluiceProcess } from '../helpers/sluice.ts';
-import { connectClient, rawExchange } from '../helpers/mqtt.ts';
+import { connectBytes, connectClient, rawExchange } from '../helpers/mqtt.ts';
 import { waitForStats } from '../helpers/stats.ts';
 import { freePort } from '../helpers/ports.ts';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.ts';
@@ -60,7 +60,9 @@ test('exact counts after known traffic', async () => {
     else await c.endAsync();
   }
   for (let i = 0; i < 3; i++) await rawExchange(sluice.port, [Buffer.from([0x30, 0x02, 0x00, 0x00])]);
-  const stats = await waitForStats(sluice, (s) => s.counters.connections_closed === 4 && s.counters.refused_not_connect === 3 && s.counters.bytes_client_to_broker > 0, 'traffic counted');
+  // Plain MQTT on the TLS port: a failed handshake, refused before it is accepted as MQTT.
+  await rawExchange(tlsPort, [connectBytes({ clientId: 'plain-on-tls' })], { waitMs: 2000 });
+  const stats = await waitForStats(sluice, (s) => s.counters.connections_closed === 4 && s.counters.refused_not_connect === 3 && s.counters.tls_handshake_failed === 1 && s.counters.bytes_client_to_broker > 0, 'traffic counted');
 
   const m = await scrape();
   const plain = `listener="mqtt://127.0.0.1:${sluice.port}"`;
@@ -69,6 +71,8 @@ test('exact counts after known traffic', async () => {
   assert.match(m.text, /# TYPE sluice_connections_total counter/);
   assert.is(m.value('sluice_connections_accepted_total', plain), 9);
   assert.is(m.value('sluice_connections_accepted_total', tls), 0);
+  assert.is(m.value('sluice_handshake_refusals_total', `${tls},reason="tls_handshake_failed"`), 1);
+  assert.is(m.value('sluice_handshake_refusals_total', `${plain},reason="tls_handshake_failed"`), 0);
   assert.is(m.value('sluice_connections_total', `${plain},outcome="forwarded"`), 6);
   assert.is(m.value('sluice_connections_total', `${plain},outcome="refused_not_connect"`), 3);
   assert.is(m.value('sluice_connections_total', `${plain},outcome="refused_malformed"`), 0);

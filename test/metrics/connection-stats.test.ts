@@ -34,9 +34,11 @@ test("a dead worker's open connections are dropped per listener; its replacement
   const again = new ConnectionStats(sab, 1);
   again.accepted(2);
   assert.equal([totals.listener(2).accepted, totals.listener(2).active], [5, 1]);
+  again.refusedBeforeAccept(2, 'tls_handshake_failed');
+  assert.is(totals.listener(2).refusedBeforeAccept.tls_handshake_failed, 1);
   totals.resetListener(2);
-  assert.equal(totals.listener(2), { accepted: 0, forwarded: 0, active: 0, ends: { ...totals.listener(2).ends } });
-  assert.is(totals.listener(2).ends.dropped_worker_exit, 0);
+  const reset = totals.listener(2);
+  assert.equal([reset.accepted, reset.forwarded, reset.active, reset.ends.dropped_worker_exit, reset.refusedBeforeAccept.tls_handshake_failed], [0, 0, 0, 0, 0]);
 });
 
 test('the histogram: cumulative buckets, +Inf last, count and sum', () => {
