@@ -107,7 +107,6 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
   let admin: Server | undefined;
   let drainCloser: DrainCloser | undefined;
   let rebalancer: Rebalancer | undefined;
-  // Always there: a reload can add the first TLS listener. Its pool starts a thread only when asked.
   const notify = opts.notify;
   const readyStatus = () => `serving ${supervisor.status().length} workers, ${brokers.brokers.filter((b) => b.name !== '' && !b.removed).length} brokers`;
   const reloadAll = async (trigger: string): Promise<ReloadResult> => {
@@ -122,6 +121,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     }
     return result;
   };
+  // Always there: a reload can add the first TLS listener. Its pool starts a thread only when asked.
   const reloader = new TlsReloader(config, source, tls, log, (material) => supervisor.setTls(material));
   const listeners = new ListenerControl(config.listeners, claim, supervisor, reloader, log, listenerSlots);
   const configReloader = opts.configPath === undefined ? undefined : new ConfigReloader(config, {
