@@ -10,17 +10,44 @@ import { FileSource } from './file-source.ts';
 import { HttpSource } from './http-source.ts';
 import type { PollingSource, SourceStatus } from './polling-source.ts';
 
+type Entry = { key: string; source: PollingSource };
+
 export class Discovery {
-  readonly #sources: PollingSource[];
+  #entries: Entry[];
+  readonly #make: (d: DiscoveryConfig) => PollingSource;
 
   constructor(configs: readonly DiscoveryConfig[], onChange: () => void, log: Logger, counters: CounterSink) {
-    this.#sources = configs.map((d) => {
+    this.#make = (d) => {
       switch (d.type) {
         case 'file': return new FileSource(d.path, d.intervalMs, d.allowEmpty, onChange, log, counters);
         case 'http': return new HttpSource(d, onChange, log, counters);
         case 'dns': return new DnsSource(d, onChange, log, counters);
       }
+    };
+    this.#entries = configs.map((d) => ({ key: JSON.stringify(d), source: this.#make(d) }));
+  }
+
+  get #sources(): PollingSource[] {
+    return this.#entries.map((e) => e.source);
+  }
+
+  /**
+   * A reload's sources, in their new order: a source whose settings stay keeps running with its last good
+   * set (a source that is down at the reload does not empty it); a new one starts, and this resolves once
+   * it has polled (bounded by its timeout); one no longer configured stops.
+   */
+  async update(configs: readonly DiscoveryConfig[]): Promise<void> {
+    const running = new Map(this.#entries.map((e) => [e.key, e.source]));
+    const next: Entry[] = configs.map((d) => {
+      const key = JSON.stringify(d);
+      const kept = running.get(key);
+      running.delete(key);
+      return { key, source: kept ?? this.#make(d) };
     });
+    const kept = new Set(this.#entries.map((e) => e.source));
+    await Promise.all(next.filter((e) => !kept.has(e.source)).map((e) => e.source.start()));
+    this.#entries = next;
+    await Promise.all([...running.values()].map((s) => s.stop()));
   }
 
   /** Starts every source; resolves when each has polled once (each poll is bounded by its timeout). */

@@ -19,7 +19,8 @@ export class BrokerControl {
   readonly #log: Logger;
   readonly #counters: CounterSink;
   readonly #set: BrokerSet;
-  readonly #discovery: Discovery | undefined;
+  #discovery: Discovery | undefined;
+  readonly #onDiscovered = () => void this.#enqueue(() => this.#apply()).catch(() => {});
   #static: BrokerConfig[];
   #balance: ResolvedConfig['balance'];
   #healthConfig: ResolvedConfig['health'];
@@ -41,7 +42,7 @@ export class BrokerControl {
     this.#balance = config.balance;
     this.#healthConfig = config.health;
     this.#password = probePassword;
-    this.#discovery = config.discovery.length > 0 ? new Discovery(config.discovery, () => void this.#enqueue(() => this.#apply()).catch(() => {}), log, counters) : undefined;
+    this.#discovery = config.discovery.length > 0 ? new Discovery(config.discovery, this.#onDiscovered, log, counters) : undefined;
   }
 
   /** The set the workers have (index = broker-table slot). */
@@ -90,6 +91,26 @@ export class BrokerControl {
       }
       this.#balance = balance;
       this.#publish?.(this.#set.brokers, balance);
+    });
+  }
+
+  /**
+   * Reload: the discovery sources. Sources that stay keep their last good sets; new ones poll once before
+   * the set is applied; a broker only a removed source named leaves the set and drains.
+   */
+  applyDiscovery(configs: ResolvedConfig['discovery']): Promise<void> {
+    return this.#enqueue(async () => {
+      if (configs.length === 0) {
+        await this.#discovery?.stop();
+        this.#discovery = undefined;
+      } else if (this.#discovery) {
+        await this.#discovery.update(configs);
+      } else {
+        const discovery = new Discovery(configs, this.#onDiscovered, this.#log, this.#counters);
+        await discovery.start();
+        this.#discovery = discovery;
+      }
+      await this.#apply();
     });
   }
 

@@ -3,9 +3,9 @@
 // it whole, logs why, and the running config stays. What a reload changes while running: the listeners
 // (added, removed, changed: src/primary/listener-control.ts; done first, as the one step that can still
 // fail), the broker set (added, removed, re-weighted, drained: src/primary/broker-control.ts), the balance
-// settings, the health checks, the log level and the idle limit. Live connections are untouched (their
-// broker keeps its slot) and the sticky table stays. A change to any other key is logged as needing a
-// restart and is not applied.
+// settings, the discovery sources, the health checks, the log level and the idle limit. Live connections
+// are untouched (their broker keeps its slot) and the sticky table stays. A change to any other key is
+// logged as needing a restart and is not applied.
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/resolved.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -14,15 +14,18 @@ import { readProbePassword } from '../health/credentials.ts';
 import type { CounterSink } from '../metrics/counters.ts';
 
 /** Keys a reload applies while running (of limits, idle only: see changedKeys). */
-const liveKeys = ['listeners', 'brokers', 'balance', 'health', 'log', 'limits.idle'] as const;
+const liveKeys = ['listeners', 'brokers', 'balance', 'discovery', 'health', 'log', 'limits.idle'] as const;
 
 /**
  * Keys whose value differs (compared as JSON; the resolved configs have no functions): top-level keys,
- * except that limits.idle is told apart from the rest of limits (it applies live, the rest at a restart).
+ * except that limits.idle is told apart from the rest of limits (it applies live, the rest at a restart),
+ * and log.format from log.level (the level applies live, the format at a restart).
  */
 export function changedKeys(a: ResolvedConfig, b: ResolvedConfig): string[] {
   const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
-  const out: string[] = (Object.keys(a) as (keyof ResolvedConfig)[]).filter((k) => k !== 'limits' && !same(a[k], b[k]));
+  const out: string[] = (Object.keys(a) as (keyof ResolvedConfig)[]).filter((k) => k !== 'limits' && k !== 'log' && !same(a[k], b[k]));
+  if (a.log.level !== b.log.level) out.push('log');
+  if (a.log.format !== b.log.format) out.push('log.format');
   if (a.limits.idle !== b.limits.idle) out.push('limits.idle');
   if (!same({ ...a.limits, idle: 0 }, { ...b.limits, idle: 0 })) out.push('limits');
   return out;
@@ -38,6 +41,8 @@ export type ReloadDeps = {
   /** New static brokers (undefined: unchanged) and balance settings, to the broker table and the workers;
    *  throws (nothing changed) when the set does not fit the table. */
   applyConfig(staticBrokers: ResolvedConfig['brokers'] | undefined, balance: ResolvedConfig['balance']): Promise<void>;
+  /** New discovery sources (sources that stay keep running); rejects when the combined set does not fit. */
+  applyDiscovery(discovery: ResolvedConfig['discovery']): Promise<void>;
   /** New health settings (the same ones: nothing happens). */
   applyHealth(health: ResolvedConfig['health'], probePassword: Buffer | undefined): Promise<void>;
   /** The log level and the idle limit, for the primary and every worker. */
@@ -92,14 +97,19 @@ export class ConfigReloader {
       log.error({ trigger, path, reason: error }, 'config reload refused; the running config stays');
       return { ok: false, error };
     }
+    if (applied.includes('discovery')) {
+      // After the checks: the sources themselves are valid; only what they discover could fail to fit.
+      await this.#d.applyDiscovery(next.discovery).catch((e: Error) => log.error({ trigger, reason: e.message }, 'config reload: the new discovery sources run, but their set was not applied'));
+    }
     await this.#d.applyHealth(next.health, probePassword);
     if (applied.includes('log') || applied.includes('limits.idle')) this.#d.applyRuntime(next.log.level, next.limits.idle);
     this.#current = {
       ...current,
       listeners: next.listeners,
+      discovery: next.discovery,
       balance: next.balance,
       health: next.health,
-      log: next.log,
+      log: { ...current.log, level: next.log.level },
       limits: { ...current.limits, idle: next.limits.idle },
       brokers: applied.includes('brokers') ? next.brokers : current.brokers,
     };

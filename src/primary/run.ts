@@ -129,6 +129,7 @@ export async function runSluice(config: ResolvedConfig, log: Logger, tls: (TlsMa
     applyListeners: (list) => listeners.apply(list),
     applyConfig: (staticBrokers, balance) => brokers.applyConfig(staticBrokers, balance),
     applyHealth: (health, password) => brokers.applyHealth(health, password),
+    applyDiscovery: (discovery) => brokers.applyDiscovery(discovery),
     applyRuntime: (level, idle) => { log.level = level; supervisor.setRuntime(level, idle); },
   });
   try {

@@ -1,10 +1,14 @@
 // End to end: Sluice finds its brokers by discovery (no static brokers), with real Mosquitto brokers and
 // real clients. DNS SRV against a DNS server on 127.0.0.1: a record added, a new client reaches it. HTTP:
 // the list changes (a broker removed drains, new clients go to the new set), then the endpoint goes down
-// and answers garbage, and the last good set keeps serving.
+// and answers garbage, and the last good set keeps serving. SIGHUP changes the sources: one that stays
+// keeps its set (even while it cannot be read), a new one adds its brokers, a removed one's brokers drain.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import dnsPacket from 'dns-packet';
 import { startMosquittos, type MosquittoCluster } from '../helpers/mosquitto.ts';
@@ -122,6 +126,40 @@ test('http: the list changes (the removed broker drains), then the endpoint goes
   } finally {
     await sluice.stop();
     server.close();
+  }
+});
+
+test('SIGHUP changes the sources: a kept source keeps its set, a new one adds, a removed one drains', async () => {
+  const [m1, m2] = cluster.brokers;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-disco-'));
+  const [fa, fb] = [join(dir, 'a.json'), join(dir, 'b.json')];
+  writeFileSync(fa, JSON.stringify({ brokers: [{ name: 'm1', address: m1.address }] }));
+  writeFileSync(fb, JSON.stringify({ brokers: [{ name: 'm2', address: m2.address }] }));
+  const a = { type: 'file', path: fa, interval: '200ms' };
+  const b = { type: 'file', path: fb, interval: '200ms' };
+  const sluice = await startSluice({ workers: 1, log: { level: 'info' }, discovery: [a] });
+  const reload = async (discovery: unknown[]) => {
+    const from = sluice.output().length;
+    sluice.rewrite({ workers: 1, log: { level: 'info' }, discovery });
+    sluice.process.kill('SIGHUP');
+    await until(async () => sluice.output().slice(from), (o) => /config reloaded/.test(o), 'reload');
+    return sluice.output().slice(from);
+  };
+  const names = async () => (await sluice.admin<BrokerView[]>('/api/brokers')).body.map((x) => `${x.name}${x.removed ? ' (removed)' : ''}`);
+  try {
+    assert.equal(await names(), ['m1']);
+    // Source a cannot be read any more, but it stays configured: it keeps its last good set.
+    unlinkSync(fa);
+    assert.match(await reload([a, b]), /"applied":\["discovery"\]/);
+    assert.equal(await names(), ['m1', 'm2']);
+    assert.equal([...await placements(sluice, 'disco-both', 6)].sort(), ['m1', 'm2']);
+    await reload([b]);
+    // Listed as removed (its slot is freed at a later change once no client is on it); never chosen.
+    assert.equal(await names(), ['m1 (removed)', 'm2']);
+    assert.equal([...await placements(sluice, 'disco-b', 3)], ['m2']);
+  } finally {
+    await sluice.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
