@@ -554,6 +554,14 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   NAPI_CHECK(set_u32(env, obj, "listeners", (uint32_t)st->nlisteners));
   NAPI_CHECK(napi_create_double(env, (double)st->holds, &v));
   NAPI_CHECK(napi_set_named_property(env, obj, "holds", v));
+  // Bytes read and not yet written on, in pipes or in memory (a walk over the pairs: admin and tests only).
+  double held = 0;
+  for (link_t *l = st->conns.next; l != &st->conns; l = l->next) {
+    const conn_t *c = container_of(l, conn_t, link);
+    for (int d = 0; d < 2; d++) held += (double)c->dir[d].queued + (c->dir[d].pend ? (double)(c->dir[d].pend_len - c->dir[d].pend_off) : 0);
+  }
+  NAPI_CHECK(napi_create_double(env, held, &v));
+  NAPI_CHECK(napi_set_named_property(env, obj, "bytesHeld", v));
   return obj;
 }
 

@@ -15,6 +15,7 @@ export type SpliceStats = {
   pipeBytes: number; // size asked of F_SETPIPE_SZ for new pipes
   poolMax: number;
   holds: number; // sources held to coalesce their small writes, since the start (native/pump.c)
+  bytesHeld: number; // read and not yet written on: in pipes or in memory (a walk over the pairs)
 };
 
 /**

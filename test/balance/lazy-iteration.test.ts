@@ -212,7 +212,13 @@ test('the first candidate allocates nothing, for every strategy (default random 
         if (name === 'sticky') for (const k of hot) selector.placed?.(k, selector.candidates(k)[0]); // every first() a hit
         place = (i) => selector.first(hot[i & 1023], cursor);
       }
-      const perCall = await bytesPerCall(place, 100_000);
+      // The least of three measurements: a compile or a deopt on a loaded machine can allocate during one
+      // of them; an allocating first() allocates in all three.
+      let perCall: number | undefined;
+      for (let attempt = 0; attempt < 3 && !(perCall !== undefined && perCall < 1); attempt++) {
+        const measured = await bytesPerCall(place, 100_000);
+        if (measured !== undefined) perCall = Math.min(perCall ?? Infinity, measured);
+      }
       assert.ok(perCall !== undefined && perCall < 1, `${name} over ${n} brokers: ${perCall === undefined ? 'collections ran' : `${perCall.toFixed(2)} B`} per first()`);
     }
   }
