@@ -6,6 +6,7 @@ import { ConsistentHashSelector } from '../balance/consistent-hash.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
 import type { BrokerConfig, ResolvedConfig } from '../config/resolved.ts';
 import { hashKey } from '../hash.ts';
+import { takesNewClients } from '../brokers/takes-clients.ts';
 import { kStickyEpochMs, stickyNowSec } from '../sticky/clock.ts';
 import type { StickyTable } from '../sticky/table.ts';
 import type { ClientRecord } from '../worker-messages.ts';
@@ -37,10 +38,7 @@ export async function clientView(clientId: string, d: ClientViewDeps): Promise<C
   const key = `c:${clientId}`;
   const hash = hashKey(key);
   const nameOf = (i: number) => brokers[i]?.name || `slot ${i}`;
-  const takesClients = (i: number) => {
-    const b = brokers[i];
-    return b !== undefined && b.name !== '' && !b.removed && !b.drain && b.weight > 0 && d.brokerTable.isHealthy(i) && !d.brokerTable.isDraining(i);
-  };
+  const takesClients = (i: number) => takesNewClients(brokers[i], i, d.brokerTable);
 
   const found = d.stickyTable.pinOf(hash, stickyNowSec(), d.stickyTtlSec);
   // As the sticky strategy judges a pin: its broker is in the set with weight > 0, under the same generation.

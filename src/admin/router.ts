@@ -17,6 +17,7 @@ import type { BrokerHealth } from '../health/checker.ts';
 import type { SourceStatus } from '../discovery/polling-source.ts';
 import type { ReloadResult } from '../primary/config-reload.ts';
 import { bearerMatches } from './token.ts';
+import { takesNewClients } from '../brokers/takes-clients.ts';
 import { clientView } from './client-view.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Metrics } from '../metrics/prometheus.ts';
@@ -79,7 +80,7 @@ function routeTable(d: AdminDeps, testHooks: boolean): Map<string, Route> {
     // Ready for clients: every worker listens and at least one broker takes new clients.
     ['/readyz', { method: 'GET', handler: () => {
       const listening = d.supervisor.allListening() && !d.supervisor.stopping;
-      const brokersUp = d.brokers().filter((b, i) => b.name !== '' && !b.removed && !b.drain && b.weight > 0 && d.brokerTable.isHealthy(i) && !d.brokerTable.isDraining(i)).length;
+      const brokersUp = d.brokers().filter((b, i) => takesNewClients(b, i, d.brokerTable)).length;
       const ready = listening && brokersUp > 0;
       const why = d.supervisor.stopping ? 'shutting down' : !listening ? 'not every worker is listening' : brokersUp === 0 ? 'no broker takes new clients (down, draining or weight 0)' : undefined;
       return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', why, brokersUp, workers: d.supervisor.status() } };

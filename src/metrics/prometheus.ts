@@ -9,6 +9,7 @@ import type { StickyTable } from '../sticky/table.ts';
 import type { Admission } from '../limits/admission.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { CounterName } from './counters.ts';
+import { takesNewClients } from '../brokers/takes-clients.ts';
 import { connectionEnds, handshakeRefusals, kConnectBucketsSec, type ConnectionTotals } from './connection-stats.ts';
 
 export type MetricsSources = {
@@ -118,7 +119,7 @@ export function createMetrics(src: MetricsSources): Metrics {
 
   gauge('sluice_broker_connections_active', 'Forwarded connections per broker', ['broker'], () => brokersNow().map(({ b, i }) => [{ broker: b.name }, src.brokerTable.liveConnections(i)]));
   gauge('sluice_broker_up', '1 when the broker takes new clients (healthy, not draining, not removed, weight above 0)', ['broker'],
-    () => brokersNow().map(({ b, i }) => [{ broker: b.name }, !b.removed && !b.drain && b.weight > 0 && src.brokerTable.isHealthy(i) && !src.brokerTable.isDraining(i) ? 1 : 0]));
+    () => brokersNow().map(({ b, i }) => [{ broker: b.name }, takesNewClients(b, i, src.brokerTable) ? 1 : 0]));
   gauge('sluice_broker_healthy', '1 when the health checks (or passive health) say the broker is up', ['broker'], () => brokersNow().map(({ b, i }) => [{ broker: b.name }, src.brokerTable.isHealthy(i) ? 1 : 0]));
   gauge('sluice_broker_draining', '1 while the broker drains (config, admin API, or removed from the set)', ['broker'],
     () => brokersNow().map(({ b, i }) => [{ broker: b.name }, b.drain || b.removed || src.brokerTable.isDraining(i) ? 1 : 0]));

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/resolved.ts';
 import type { BrokerTable } from '../brokers/broker-table.ts';
+import { takesNewClients } from '../brokers/takes-clients.ts';
 
 /** Ticks a second: the moves of one second are spread over it. */
 const kTickMs = 200;
@@ -53,7 +54,7 @@ export class Rebalancer {
       const cameUp = up !== 0 && (this.#seenUp.get(i) ?? 0) !== up;
       this.#seenUp.set(i, up);
       const move = this.#moves.get(i);
-      if (rate <= 0 || !this.#takesClients(b, i)) {
+      if (rate <= 0 || !takesNewClients(b, i, this.#table)) {
         if (move) this.#end(b, i, move, 'the broker no longer takes clients (or rebalance_rate is 0)');
         this.#moves.delete(i);
         return;
@@ -98,13 +99,9 @@ export class Rebalancer {
     let weights = 0;
     brokers.forEach((b, j) => {
       total += this.#table.liveConnections(j);
-      if (this.#takesClients(b, j)) weights += b.weight;
+      if (takesNewClients(b, j, this.#table)) weights += b.weight;
     });
     return weights > 0 ? Math.floor((total * brokers[i].weight) / weights) : 0;
-  }
-
-  #takesClients(b: BrokerConfig, i: number): boolean {
-    return b.name !== '' && !b.removed && !b.drain && b.weight > 0 && this.#table.isHealthy(i) && !this.#table.isDraining(i);
   }
 
   #end(b: BrokerConfig, i: number, move: Move, why: string): void {
