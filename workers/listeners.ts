@@ -1,5 +1,6 @@
 // A worker's listeners: opened at start and changed by a reload. The primary sends the whole list each
-// time; a listener in both the old and the new list (same settings) is left alone, so its accept queue
+// time, each listener with its count slot (src/primary/listener-slots.ts: the same slot means the same
+// settings); a listener in both the old and the new list is left alone, so its accept queue
 // and its clients are untouched; a new one is opened before a gone one is closed, so a listener whose
 // settings changed (same address) has no moment without one. Every listener binds with SO_REUSEPORT:
 // plain TCP in the native engine (Linux), TLS, WebSocket and the JS data path in Node servers.
@@ -15,16 +16,14 @@ import type { NativeSource } from './native-source.ts';
 import type { WorkerContext } from './worker-context.ts';
 
 type Open = {
-  key: string;
+  /** Its count slot: what makes it the same listener from one list to the next. */
+  slot: number;
   close(): void;
   /** A TLS listener's server and what it serves (replaced by a certificate reload). */
   tls?: { server: TlsServer; certs: ServedCertificates };
 };
 
 export type ListenFailure = { address: string; error: string };
-
-/** What makes two listeners the same: every setting (a change of any is a new listener). */
-const keyOf = (l: ListenerConfig) => JSON.stringify(l);
 
 export class WorkerListeners {
   readonly #ctx: WorkerContext;
@@ -53,19 +52,17 @@ export class WorkerListeners {
   }
 
   async #applyNow(listeners: readonly ListenerConfig[], tls: readonly (TlsMaterial | undefined)[], slots: readonly number[]): Promise<{ addresses: string[] } | { failed: ListenFailure }> {
-    const byKey = new Map(this.#open.map((o) => [o.key, o]));
+    const bySlot = new Map(this.#open.map((o) => [o.slot, o]));
     const next: Open[] = [];
     const opened: Open[] = [];
     for (const [i, l] of listeners.entries()) {
-      // The slot is part of what makes it the same listener: its counts go there.
-      const key = `${slots[i]} ${keyOf(l)}`;
-      const kept = byKey.get(key);
+      const kept = bySlot.get(slots[i]);
       if (kept) {
-        byKey.delete(key);
+        bySlot.delete(slots[i]);
         next.push(kept);
         continue;
       }
-      const result = await this.#listen(l, tls[i], key, slots[i]);
+      const result = await this.#listen(l, tls[i], slots[i]);
       if ('failed' in result) {
         for (const o of opened) o.close();
         return result;
@@ -73,7 +70,7 @@ export class WorkerListeners {
       opened.push(result);
       next.push(result);
     }
-    for (const gone of byKey.values()) gone.close();
+    for (const gone of bySlot.values()) gone.close();
     this.#open = next;
     return { addresses: listeners.map((l) => l.bind.address) };
   }
@@ -101,14 +98,14 @@ export class WorkerListeners {
     this.#open = [];
   }
 
-  async #listen(l: ListenerConfig, material: TlsMaterial | undefined, key: string, slot: number): Promise<Open | { failed: ListenFailure }> {
+  async #listen(l: ListenerConfig, material: TlsMaterial | undefined, slot: number): Promise<Open | { failed: ListenFailure }> {
     const ctx = this.#ctx;
     const native = this.#native;
     if (native && l.protocol === 'mqtt') {
       // The engine listens with SO_REUSEPORT on the IP the primary resolved (undefined: every address).
       const index = native.listen(l.bind.host, l.bind.port, l.acceptProxyProtocol, slot);
       if (typeof index === 'string') return { failed: { address: l.bind.address, error: `listen ${index} ${l.bind.address}` } };
-      return { key, close: () => native.closeListener(index) };
+      return { slot, close: () => native.closeListener(index) };
     }
     const certs = material ? new ServedCertificates(material) : undefined;
     // allowHalfOpen: a client's FIN is passed on to the broker, not turned into a close of both directions.
@@ -138,6 +135,6 @@ export class WorkerListeners {
       return { failed: { address: l.bind.address, error: (err as Error).message } };
     }
     // close(): no new clients; the ones it accepted go on.
-    return { key, tls, close: () => listening.close() };
+    return { slot, tls, close: () => listening.close() };
   }
 }

@@ -115,10 +115,6 @@ export class NativeSource {
     this.#engine.closeListener(index);
   }
 
-  closeListeners(): void {
-    this.#engine.closeListeners();
-  }
-
   /** Ends up to `count` forwarding pairs on broker slot `broker` (a drain at a bounded rate); how many. */
   closeOnBroker(broker: number, count: number): number {
     let n = 0;

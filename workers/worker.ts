@@ -115,7 +115,7 @@ const post = (m: FromWorker) => port.postMessage(m);
 const shutdown = new WorkerShutdown({
   ctx,
   share,
-  closeListeners: () => { listeners.closeAll(); native?.closeListeners(); },
+  closeListeners: () => listeners.closeAll(),
   stopSpliced: () => splice?.stopAll() ?? 0,
   flush: flushBytes,
   // process.exit in a worker thread ends the thread only; its sockets close with it.

@@ -3,7 +3,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { configError } from '../errors.ts';
-import type { ListenEndpoint, ResolvedConfig } from './resolved.ts';
+import type { ListenEndpoint, ListenerConfig, ResolvedConfig } from './resolved.ts';
 import { formatHostPort } from './units.ts';
 
 /** dns.lookup's first answer, as server.listen(host) itself would use it. */
@@ -77,6 +77,9 @@ export function isLoopback(ip: string | undefined): boolean {
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   return v4.startsWith('127.') || ip === '::1';
 }
+
+/** How a listener is named in metrics and logs: protocol://bind. */
+export const listenerLabel = (l: ListenerConfig) => `${l.protocol}://${l.bind.address}`;
 
 /** How `sluice check` shows where a resolved listener listens. */
 export function describeListenHost(endpoint: ListenEndpoint): string {

@@ -10,6 +10,7 @@ import type { Admission } from '../limits/admission.ts';
 import type { TlsMaterial } from '../tls/material.ts';
 import type { CounterName } from './counters.ts';
 import { takesNewClients } from '../brokers/takes-clients.ts';
+import { listenerLabel } from '../config/listeners.ts';
 import { connectionEnds, handshakeRefusals, kConnectBucketsSec, type ConnectionTotals } from './connection-stats.ts';
 
 export type MetricsSources = {
@@ -33,7 +34,6 @@ const closeReasons = { idle: 'connections_idle_closed', drained: 'connections_dr
 const tlsResults = { ok: 'tls_handshakes', failed: 'tls_handshake_failed', timeout: 'tls_handshake_timeout', client_cert_rejected: 'tls_client_cert_rejected' } as const satisfies Record<string, CounterName>;
 const stickyResults = { hit: 'sticky_hits', miss: 'sticky_misses', stale: 'sticky_stale', unrecorded: 'sticky_unrecorded' } as const satisfies Record<string, CounterName>;
 
-const listenerLabel = (l: ListenerConfig) => `${l.protocol}://${l.bind.address}`;
 
 /** A histogram whose buckets are counted elsewhere (the workers, in shared memory): each scrape reads them. */
 class TotalsHistogram extends Histogram<string> {

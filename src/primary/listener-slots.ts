@@ -3,9 +3,7 @@
 // that has been free longest, whose counts start again from zero.
 import type { ListenerConfig } from '../config/resolved.ts';
 import { kListenerSlots } from '../metrics/connection-stats.ts';
-
-/** How a listener is named in metrics: protocol://bind. */
-export const listenerLabel = (l: ListenerConfig) => `${l.protocol}://${l.bind.address}`;
+import { listenerLabel } from '../config/listeners.ts';
 
 export class ListenerSlots {
   readonly #byKey = new Map<string, number>();
